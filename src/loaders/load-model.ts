@@ -1,0 +1,102 @@
+/**
+ * Loads a NemotronH model directory (config.json, generation_config.json, safetensors in either layout) onto
+ * a backend. Tensors are read one at a time, converted to float32 and handed to the backend, so peak host
+ * memory is one tensor beyond what the backend keeps.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Ops, Tensor } from '../ops/ops.js';
+import { loadConfig, type NemotronHConfig } from '../models/config.js';
+import { NemotronH } from '../models/nemotron-h.js';
+import { expectedTensors } from '../models/tensors.js';
+import { parseLenientJson } from '../util/lenient-json.js';
+import { Checkpoint } from './checkpoint.js';
+import { DTYPE_BYTES, toFloat32 } from './dtype.js';
+import { mapCheckpointNames } from './names.js';
+import { CheckpointError } from './safetensors.js';
+
+export interface GenerationDefaults {
+  eosTokenIds: number[];
+  bosTokenId: number | null;
+  padTokenId: number | null;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+}
+
+export interface LoadedModel<T extends Tensor> {
+  dir: string;
+  config: NemotronHConfig;
+  model: NemotronH<T>;
+  generation: GenerationDefaults;
+  /** Checkpoint tensors that no rule knows (reported, not loaded). */
+  unusedTensors: string[];
+}
+
+export interface LoadOptions {
+  /** Called after each tensor: (done, total, canonical name). */
+  onProgress?: (done: number, total: number, name: string) => void;
+}
+
+/** Reads generation_config.json if present; falls back to the config's token ids. */
+export function loadGenerationDefaults(dir: string, config: NemotronHConfig): GenerationDefaults {
+  const file = join(dir, 'generation_config.json');
+  const base: GenerationDefaults = { eosTokenIds: config.eosTokenIds, bosTokenId: config.bosTokenId, padTokenId: config.padTokenId };
+  if (!existsSync(file)) return base;
+  let g: Record<string, unknown>;
+  try {
+    g = parseLenientJson(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const eos = g.eos_token_id;
+  if (Array.isArray(eos)) base.eosTokenIds = eos.map(Number);
+  else if (typeof eos === 'number') base.eosTokenIds = [eos];
+  if (typeof g.bos_token_id === 'number') base.bosTokenId = g.bos_token_id;
+  if (typeof g.pad_token_id === 'number') base.padTokenId = g.pad_token_id;
+  if (typeof g.temperature === 'number') base.temperature = g.temperature;
+  if (typeof g.top_p === 'number') base.topP = g.top_p;
+  if (typeof g.top_k === 'number') base.topK = g.top_k;
+  return base;
+}
+
+/** Loads config + weights from `dir` onto `ops`. */
+export function loadModel<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions = {}): LoadedModel<T> {
+  const config = loadConfig(dir);
+  const generation = loadGenerationDefaults(dir, config);
+  const ckpt = new Checkpoint(dir);
+  try {
+    const { map, unknown, conflicts } = mapCheckpointNames(ckpt.names(), (n) => ckpt.info(n).shape[0] ?? 0);
+    if (conflicts.length) throw new CheckpointError(`${dir}: tensors given twice: ${conflicts.slice(0, 5).join('; ')}`);
+    const expected = expectedTensors(config);
+    const missing = expected.filter((e) => !map.has(e.name)).map((e) => e.name);
+    if (missing.length) {
+      throw new CheckpointError(`${dir}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}`);
+    }
+    const weights = new Map<string, T>();
+    expected.forEach((e, idx) => {
+      const ref = map.get(e.name)!;
+      const info = ckpt.info(ref.source);
+      const shape = ref.index === undefined ? info.shape : info.shape.slice(1);
+      const ok = [e.shape, ...(e.alt ?? [])].some((s) => s.length === shape.length && s.every((d, i) => d === shape[i]));
+      if (!ok) {
+        const what = ref.index === undefined ? `tensor "${ref.source}"` : `slice ${ref.index} of tensor "${ref.source}"`;
+        throw new CheckpointError(`${info.file}: ${what} has shape [${shape}], expected [${e.shape}] for the config in ${dir}`);
+      }
+      let bytes: Uint8Array;
+      if (ref.index === undefined) bytes = ckpt.readBytes(ref.source);
+      else {
+        const sliceBytes = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype];
+        bytes = ckpt.readBytes(ref.source, ref.index * sliceBytes, sliceBytes);
+      }
+      weights.set(e.name, ops.fromFloat32(toFloat32(bytes, info.dtype), e.shape));
+      opts.onProgress?.(idx + 1, expected.length, e.name);
+    });
+    const used = new Set(expected.map((e) => map.get(e.name)!.source));
+    const unusedTensors = ckpt.names().filter((n) => !used.has(n) && !n.startsWith('mtp.'));
+    void unknown; // unknown names are a subset of unusedTensors
+    return { dir, config, model: new NemotronH(config, ops, weights), generation, unusedTensors };
+  } finally {
+    ckpt.close();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * NemotronH (Nemotron 3 Nano) forward pass: math only, written against the `Ops` interface; no fs, FFI or HTTP.
+ * Pre-norm blocks h = h + mixer(RMSNorm(h)) with one mixer per layer (Mamba-2, attention, MoE or dense MLP),
+ * final RMSNorm, untied lm_head (model-spec 2-6). Several sequences are packed along dim 0 (varlen), each with
+ * its own state, so prefill, chunked prefill, decode and batches of mixed lengths are the same call.
+ */
+import type { KvCache, MambaState, Ops, Segment, Tensor } from '../ops/ops.js';
+import type { NemotronHConfig } from './config.js';
+
+/** Weights by canonical name, already on the backend. */
+export type WeightMap<T extends Tensor> = Map<string, T>;
+
+/** One sequence's recurrent state: Mamba conv/SSM state per M layer, KV cache per attention layer. */
+export interface SequenceState<T extends Tensor> {
+  layers: Array<MambaState<T> | KvCache | null>;
+  /** Tokens consumed so far. */
+  position: number;
+}
+
+/** One sequence's slice of a forward call. */
+export interface SequenceInput<T extends Tensor> {
+  tokens: readonly number[];
+  state: SequenceState<T>;
+}
+
+export class NemotronH<T extends Tensor> {
+  constructor(readonly config: NemotronHConfig, readonly ops: Ops<T>, private readonly w: WeightMap<T>) {}
+
+  private weight(name: string): T {
+    const x = this.w.get(name);
+    if (!x) throw new Error(`NemotronH: weight "${name}" was not loaded`);
+    return x;
+  }
+
+  /** Fresh state for a new sequence (zeros; empty KV caches). */
+  newState(): SequenceState<T> {
+    const c = this.config;
+    const layers = c.layers.map((kind) => {
+      if (kind === 'mamba') {
+        return {
+          conv: this.ops.zeros([c.convDim, c.convKernel - 1]),
+          ssm: this.ops.zeros([c.mambaNumHeads, c.mambaHeadDim, c.ssmStateSize]),
+        } satisfies MambaState<T>;
+      }
+      if (kind === 'attention') return this.ops.newKvCache(this.attnDims());
+      return null;
+    });
+    return { layers, position: 0 };
+  }
+
+  /** Frees a state's backend memory. */
+  freeState(s: SequenceState<T>): void {
+    for (const l of s.layers) {
+      if (!l) continue;
+      if ('conv' in l) {
+        this.ops.release(l.conv);
+        this.ops.release(l.ssm);
+      } else this.ops.release(l);
+    }
+  }
+
+  /**
+   * Runs the tokens of every sequence through the model, updating their states. Returns logits [rows, vocab]:
+   * one row per sequence (its last token) when `allLogits` is false, else one per input token.
+   */
+  forward(batch: readonly SequenceInput<T>[], allLogits = false): T {
+    const { ops, config: c } = this;
+    if (batch.length === 0) throw new Error('forward: empty batch');
+    const segments: Segment[] = [];
+    const ids: number[] = [];
+    for (const s of batch) {
+      if (s.tokens.length === 0) throw new Error('forward: a sequence has no tokens');
+      segments.push({ start: ids.length, length: s.tokens.length });
+      ids.push(...s.tokens);
+    }
+    let h = ops.embed(this.weight('embeddings.weight'), Int32Array.from(ids)); // [N, H]
+    c.layers.forEach((kind, i) => {
+      const u = ops.rmsNorm(h, this.weight(`layers.${i}.norm.weight`), c.normEps);
+      const states = batch.map((s) => s.state.layers[i]);
+      let y: T;
+      if (kind === 'mamba') y = this.mamba(i, u, segments, states as MambaState<T>[]);
+      else if (kind === 'attention') y = this.attention(i, u, segments, states as KvCache[]);
+      else if (kind === 'moe') y = this.moe(i, u);
+      else y = this.mlp(u, `layers.${i}.mixer.`);
+      h = ops.add(h, y);
+    });
+    for (const s of batch) s.state.position += s.tokens.length;
+    if (!allLogits) h = ops.gatherRows(h, Int32Array.from(segments, (s) => s.start + s.length - 1)); // [B, H]
+    const hf = ops.rmsNorm(h, this.weight('norm_f.weight'), c.normEps);
+    return ops.matmul(hf, this.weight(c.tieWordEmbeddings ? 'embeddings.weight' : 'lm_head.weight')); // [rows, V]
+  }
+
+  private mamba(i: number, u: T, segments: Segment[], states: MambaState<T>[]): T {
+    const { ops, config: c } = this;
+    const m = `layers.${i}.mixer.`;
+    const gs = c.nGroups * c.ssmStateSize;
+    let proj = ops.matmul(u, this.weight(`${m}in_proj.weight`)); // [N, dInner + convDim + heads]
+    if (c.mambaProjBias) proj = ops.addBias(proj, this.weight(`${m}in_proj.bias`));
+    const [z, xBC, dt] = ops.splitCols(proj, [c.dInner, c.convDim, c.mambaNumHeads]);
+    const conv = ops.mambaConv(xBC, this.convWeight(m), c.useConvBias ? this.weight(`${m}conv1d.bias`) : null, segments, states.map((s) => s.conv));
+    const [x, B, C] = ops.splitCols(conv, [c.dInner, gs, gs]);
+    const y = ops.ssmScan(
+      x, dt, B, C, this.weight(`${m}A_log`), this.weight(`${m}D`), this.weight(`${m}dt_bias`),
+      { heads: c.mambaNumHeads, headDim: c.mambaHeadDim, stateSize: c.ssmStateSize, groups: c.nGroups, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1] },
+      segments, states.map((s) => s.ssm),
+    ); // [N, dInner]
+    const o = ops.gatedRmsNorm(y, z, this.weight(`${m}norm.weight`), c.dInner / c.nGroups, c.normEps);
+    let out = ops.matmul(o, this.weight(`${m}out_proj.weight`)); // [N, H]
+    if (c.mambaProjBias) out = ops.addBias(out, this.weight(`${m}out_proj.bias`));
+    return out;
+  }
+
+  private convWeight(m: string): T {
+    return this.weight(`${m}conv1d.weight`); // [C, K] (the loader drops the middle 1 of [C, 1, K])
+  }
+
+  private attnDims() {
+    const c = this.config;
+    return { heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads, headDim: c.headDim };
+  }
+
+  private attention(i: number, u: T, segments: Segment[], caches: KvCache[]): T {
+    const { ops } = this;
+    const m = `layers.${i}.mixer.`;
+    const q = ops.matmul(u, this.weight(`${m}q_proj.weight`)); // [N, heads*hd]
+    const k = ops.matmul(u, this.weight(`${m}k_proj.weight`)); // [N, kv*hd]
+    const v = ops.matmul(u, this.weight(`${m}v_proj.weight`));
+    const a = ops.attention(q, k, v, this.attnDims(), segments, caches);
+    return ops.matmul(a, this.weight(`${m}o_proj.weight`));
+  }
+
+  private moe(i: number, u: T): T {
+    const { ops, config: c } = this;
+    const m = `layers.${i}.mixer.`;
+    const routing = ops.moeRoute(u, this.weight(`${m}gate.weight`), this.weight(`${m}gate.e_score_correction_bias`), {
+      experts: c.nRoutedExperts, topK: c.numExpertsPerTok, nGroup: c.nGroup, topkGroup: c.topkGroup,
+      normTopkProb: c.normTopkProb, scale: c.routedScalingFactor,
+    });
+    const up = Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.up_proj.weight`));
+    const down = Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.down_proj.weight`));
+    const routed = ops.moeExperts(u, routing, up, down);
+    return c.nSharedExperts > 0 ? ops.add(routed, this.mlp(u, `${m}shared_experts.`)) : routed; // shared expert is not scaled (P5)
+  }
+
+  /** Non-gated squared-ReLU MLP: down(relu(up(u))^2). */
+  private mlp(u: T, prefix: string): T {
+    const { ops } = this;
+    return ops.matmul(ops.relu2(ops.matmul(u, this.weight(`${prefix}up_proj.weight`))), this.weight(`${prefix}down_proj.weight`));
+  }
+}

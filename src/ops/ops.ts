@@ -1,0 +1,128 @@
+/**
+ * THE seam between model math and devices. The NemotronH forward pass (src/models/nemotron-h.ts) is written
+ * once against this interface; a backend (cpu reference, later cpu fast and cuda) implements every op and
+ * says what it supports. Ops are fused at the granularity of the model's blocks, not scalar ops.
+ *
+ * Tokens of several sequences are packed along dim 0 ("varlen" batching); ops that mix tokens of one
+ * sequence (conv, scan, attention) take the `Segment`s that say where each sequence's tokens are, plus
+ * that sequence's state.
+ */
+
+/** A backend tensor handle: shape in elements, row-major; data lives where the backend keeps it. */
+export interface Tensor {
+  readonly shape: readonly number[];
+}
+
+/** Tokens [start, start + length) of the packed batch belong to one sequence. */
+export interface Segment {
+  start: number;
+  length: number;
+}
+
+/** Mamba-2 sizes and settings an SSM op needs. */
+export interface SsmDims {
+  heads: number; // mamba_num_heads
+  headDim: number; // mamba_head_dim (p)
+  stateSize: number; // ssm_state_size (n)
+  groups: number; // n_groups; head h uses group floor(h / (heads / groups))
+  dtMin: number; // time_step_limit[0]
+  dtMax: number; // time_step_limit[1]
+}
+
+/** Attention sizes. */
+export interface AttnDims {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/** Router settings (model-spec 5). */
+export interface RouteDims {
+  experts: number;
+  topK: number;
+  nGroup: number;
+  topkGroup: number;
+  normTopkProb: boolean;
+  scale: number; // routed_scaling_factor
+}
+
+/** Per-layer, per-sequence recurrent state of a Mamba layer. */
+export interface MambaState<T extends Tensor> {
+  conv: T; // [convDim, K-1] raw (pre-conv) xBC of the last K-1 tokens, oldest first
+  ssm: T; // [heads, headDim, stateSize] float32
+}
+
+/** Per-layer, per-sequence KV cache of an attention layer (backend-owned, grows with the sequence). */
+export interface KvCache {
+  readonly length: number;
+}
+
+/** Top-k routing of a batch of tokens. */
+export interface Routing<T extends Tensor> {
+  experts: T; // [N, topK] expert ids
+  weights: T; // [N, topK] final weights (renormalised, scaled)
+}
+
+export type OpName =
+  | 'embed' | 'rmsNorm' | 'matmul' | 'add' | 'addBias' | 'gatherRows' | 'splitCols' | 'relu2'
+  | 'mambaConv' | 'ssmScan' | 'gatedRmsNorm'
+  | 'attention' | 'moeRoute' | 'moeExperts';
+
+/** The operations a backend provides. `T` is its tensor type. */
+export interface Ops<T extends Tensor = Tensor> {
+  readonly name: string;
+  supports(op: OpName): boolean;
+
+  /** Creates a tensor from host float32 data (weights, inputs). */
+  fromFloat32(data: Float32Array, shape: readonly number[]): T;
+  /** Copies a tensor back to the host. */
+  toFloat32(t: T): Float32Array;
+  zeros(shape: readonly number[]): T;
+  /** Copies `src` into `dst` (same shape), e.g. to fork a sequence state. */
+  copy(dst: T, src: T): void;
+  newKvCache(dims: AttnDims): KvCache;
+  /** Frees backend memory held by a tensor or cache (no-op on the CPU). */
+  release(t: T | KvCache): void;
+
+  /** Row gather: [N] token ids -> [N, H]. Throws on an id outside the table. */
+  embed(table: T, ids: Int32Array): T;
+  /** y = w * x / sqrt(mean(x^2) + eps) over the last dim. */
+  rmsNorm(x: T, w: T, eps: number): T;
+  /** x [N, in] times w [out, in] transposed -> [N, out]. */
+  matmul(x: T, w: T): T;
+  /** a + b (same shape). */
+  add(a: T, b: T): T;
+  /** x [N, D] + b [D] on every row. */
+  addBias(x: T, b: T): T;
+  /** Rows `rows` of x [N, D] -> [rows.length, D]. */
+  gatherRows(x: T, rows: Int32Array): T;
+  /** Splits the last dim into consecutive column blocks of the given widths. */
+  splitCols(x: T, widths: readonly number[]): T[];
+  /** max(x, 0)^2 elementwise. */
+  relu2(x: T): T;
+
+  /**
+   * Causal depthwise conv over time with bias, then SiLU, per segment; each segment starts from its conv state
+   * (the K-1 previous raw inputs) and leaves the last K-1 raw inputs in it. xBC [N, C], w [C, K], b [C].
+   */
+  mambaConv(xBC: T, w: T, b: T | null, segments: readonly Segment[], states: readonly T[]): T;
+  /**
+   * Mamba-2 selective scan, exact recurrence (model-spec 3.4-3.5), per segment from its SSM state, which it
+   * updates: x [N, heads*p], dt [N, heads] (raw, before dt_bias/softplus), B, C [N, groups*n] -> y [N, heads*p]
+   * including the D skip.
+   */
+  ssmScan(x: T, dt: T, B: T, C: T, aLog: T, d: T, dtBias: T, dims: SsmDims, segments: readonly Segment[], states: readonly T[]): T;
+  /** y * silu(z), then RMSNorm per group of `groupSize` channels, times w (model-spec 3.7). */
+  gatedRmsNorm(y: T, z: T, w: T, groupSize: number, eps: number): T;
+
+  /**
+   * Causal GQA attention without positional encoding; appends each segment's k, v to its cache first.
+   * q [N, heads*hd], k/v [N, kvHeads*hd] -> [N, heads*hd].
+   */
+  attention(q: T, k: T, v: T, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): T;
+
+  /** Sigmoid router with correction bias for selection only, top-k, renormalise, scale (fp32). */
+  moeRoute(x: T, gate: T, bias: T, dims: RouteDims): Routing<T>;
+  /** Sum over k of weight_k * down_{e_k}(relu2(up_{e_k}(x))). up[e] [I, H], down[e] [H, I]. */
+  moeExperts(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[]): T;
+}
