@@ -19,7 +19,6 @@ describe.each(FIXTURE_NAMES)('golden parity: %s', (name) => {
       const e = relErr(logits.subarray(r * ref.vocab, (r + 1) * ref.vocab), ref.data.subarray(r * ref.vocab, (r + 1) * ref.vocab));
       worst = Math.max(worst, e);
     }
-    console.log(`${name} ${p}: worst per-position rel err ${worst.toExponential(2)}`);
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
 });

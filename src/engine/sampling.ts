@@ -1,0 +1,102 @@
+/**
+ * Token sampling from one row of logits, in vLLM's order: repetition penalty -> temperature -> top-k ->
+ * top-p -> min-p -> draw. temperature 0 means greedy (argmax after the penalty).
+ */
+import { Rng } from './rng.js';
+
+/** Per-request sampling settings; omitted fields are off. */
+export interface SamplingParams {
+  /** 0 = greedy. Default 1. */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 or -1 = off. */
+  topK?: number;
+  /** Nucleus: smallest set with cumulative probability >= topP; 1 = off. */
+  topP?: number;
+  /** Drop tokens with p < minP * p_max; 0 = off. */
+  minP?: number;
+  /** HF/vLLM semantics over prompt + generated tokens: logit > 0 ? logit / r : logit * r; 1 = off. */
+  repetitionPenalty?: number;
+  /** Seed for reproducible sampling; random when omitted. */
+  seed?: number;
+}
+
+/** Throws a RangeError naming the first invalid field. */
+export function validateSampling(p: SamplingParams): void {
+  const check = (ok: boolean, field: string, why: string) => {
+    if (!ok) throw new RangeError(`${field} ${why}`);
+  };
+  if (p.temperature !== undefined) check(Number.isFinite(p.temperature) && p.temperature >= 0, 'temperature', 'must be a finite number >= 0');
+  if (p.topK !== undefined) check(Number.isInteger(p.topK) && p.topK >= -1, 'top_k', 'must be an integer >= -1 (0 or -1 = off)');
+  if (p.topP !== undefined) check(p.topP > 0 && p.topP <= 1, 'top_p', 'must be in (0, 1]');
+  if (p.minP !== undefined) check(p.minP >= 0 && p.minP <= 1, 'min_p', 'must be in [0, 1]');
+  if (p.repetitionPenalty !== undefined) check(Number.isFinite(p.repetitionPenalty) && p.repetitionPenalty > 0, 'repetition_penalty', 'must be > 0');
+  if (p.seed !== undefined) check(Number.isInteger(p.seed), 'seed', 'must be an integer');
+}
+
+/** Samples tokens for one sequence; holds its RNG and the set of seen tokens for the penalty. */
+export class Sampler {
+  private readonly rng: Rng;
+  private readonly seen = new Set<number>();
+
+  constructor(readonly params: SamplingParams, promptTokens: Iterable<number> = []) {
+    validateSampling(params);
+    this.rng = new Rng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
+    for (const t of promptTokens) this.seen.add(t);
+  }
+
+  /** Picks the next token from `logits` (one row, not modified) and records it as seen. */
+  sample(logits: Float32Array): number {
+    const token = this.pick(logits);
+    this.seen.add(token);
+    return token;
+  }
+
+  private pick(row: Float32Array): number {
+    const p = this.params;
+    const logits = Float64Array.from(row);
+    const r = p.repetitionPenalty ?? 1;
+    if (r !== 1) for (const t of this.seen) if (t < logits.length) logits[t] = logits[t] > 0 ? logits[t] / r : logits[t] * r;
+    const temperature = p.temperature ?? 1;
+    if (temperature === 0) return argmax(logits);
+
+    // candidates sorted by logit (descending); top-k cuts the list before any softmax
+    let cand = Array.from(logits.keys());
+    const k = p.topK ?? 0;
+    cand.sort((a, b) => logits[b] - logits[a] || a - b);
+    if (k > 0 && k < cand.length) cand = cand.slice(0, k);
+    const max = logits[cand[0]];
+    let probs = cand.map((i) => Math.exp((logits[i] - max) / temperature));
+    let sum = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((v) => v / sum);
+    const topP = p.topP ?? 1;
+    if (topP < 1) {
+      let acc = 0;
+      let keep = 0;
+      while (keep < probs.length && acc < topP) acc += probs[keep++];
+      cand = cand.slice(0, Math.max(1, keep));
+      probs = probs.slice(0, cand.length);
+    }
+    const minP = p.minP ?? 0;
+    if (minP > 0) {
+      const cut = minP * probs[0];
+      const keep = probs.findIndex((v) => v < cut);
+      if (keep > 0) {
+        cand = cand.slice(0, keep);
+        probs = probs.slice(0, keep);
+      }
+    }
+    sum = probs.reduce((a, b) => a + b, 0);
+    let u = this.rng.next() * sum;
+    for (let i = 0; i < cand.length; i++) {
+      u -= probs[i];
+      if (u < 0) return cand[i];
+    }
+    return cand[cand.length - 1];
+  }
+}
+
+export function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
