@@ -35,11 +35,14 @@ export class Checkpoint {
     } else {
       let names: string[];
       try {
-        names = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+        // model.safetensors, or model*.safetensors shards without an index; other .safetensors files in the
+        // directory (LoRA adapters, golden data) are not weights of this model
+        const all = readdirSync(dir);
+        names = all.includes('model.safetensors') ? ['model.safetensors'] : all.filter((f) => /^model.*\.safetensors$/.test(f)).sort();
       } catch (e) {
         throw new CheckpointError(`${dir}: cannot list the model directory (${(e as Error).message})`);
       }
-      if (names.length === 0) throw new CheckpointError(`${dir}: no .safetensors files and no ${INDEX}`);
+      if (names.length === 0) throw new CheckpointError(`${dir}: no model*.safetensors files and no ${INDEX}`);
       for (const file of names) {
         for (const name of this.open(file).tensors.keys()) {
           const prev = this.where.get(name);
