@@ -16,7 +16,7 @@ export function pyFloatRepr(x: number): string {
   const digits = mant.replace('.', '');
   const exp = Number(expStr);
   const decpt = exp + 1; // position of the decimal point relative to the digit string
-  if (decpt > -4 + 0 && decpt <= 16 && !(decpt <= -4)) {
+  if (decpt > -4 && decpt <= 16) {
     if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
     if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
     return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;

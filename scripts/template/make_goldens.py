@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Render the chat-template goldens with Python Jinja2, the reference implementation.
+
+Reads the Nemotron 3 Nano chat template from ../shared/fixtures (never copied into this repo) and the
+conversations in test/fixtures/template/cases.json, renders each one the way transformers'
+apply_chat_template does (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols,
+a json.dumps-based tojson filter, raise_exception, strftime_now; render(messages=, tools=,
+documents=None, add_generation_prompt=, **kwargs)) and writes test/fixtures/template/expected/<name>.txt.
+
+It also writes test/fixtures/template/pyformat.json: Python's str(), repr(), json.dumps() and
+str.strip() results for a list of values, so the TypeScript emulation of those is checked against
+Python itself rather than against what we believe Python does.
+
+Usage: python3 scripts/template/make_goldens.py   (from the repository root or anywhere)
+"""
+
+import json
+import os
+import sys
+from datetime import datetime
+
+import jinja2
+import jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TEMPLATE = os.path.join(REPO, "..", "shared", "fixtures", "nemotron3-nano-chat-template.jinja")
+FIXTURES = os.path.join(REPO, "test", "fixtures", "template")
+
+
+def compile_template(source):
+    # Mirrors transformers.utils.chat_template_utils._cached_compile_jinja_template (minus the
+    # {% generation %} tracker, which this template does not use).
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def strftime_now(fmt):
+        return datetime.now().strftime(fmt)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    return env.from_string(source)
+
+
+def render_case(compiled, case, tool_sets):
+    tools = case.get("tools")
+    if isinstance(tools, str):
+        tools = tool_sets[tools]
+    kwargs = dict(case.get("kwargs", {}))
+    return compiled.render(
+        messages=case["messages"],
+        tools=tools,
+        documents=None,
+        add_generation_prompt=case.get("add_generation_prompt", False),
+        **kwargs,
+    )
+
+
+PYFORMAT_VALUES = r"""[
+  0, 1, -1, 123456789012, 0.0, -0.0, 1.0, -2.0, 0.5, 0.1, 1.5e-7, 1e-05, 0.0001, 0.001, 123.456,
+  1e15, 1e16, 1e17, 1.5e16, 12345678901234567.0, 1e21, 1e22, 1e100, 2.5e-300, 3.14159,
+  1.7976931348623157e308, 5e-324, 100.0, 1234567.0,
+  true, false, null,
+  "", "plain", "it's", "say \"hi\"", "both ' and \"", "back\\slash", "tab\there", "nl\nline", "cr\rx",
+  "\u0000\u0001\u001f\u007f", "\u0085\u00a0\u00ad", "é東京🌧️", "\u200b\u2028\u2029\ufeff", "\ud7ff\ue000",
+  [], {}, [1, "a", true, null, 2.0, [3]], {"k": "v", "n": 1, "f": 1.0, "b": false, "z": null, "l": [1.5]},
+  {"b": 1, "10": 2, "a": {"2": 2, "1": 1}}, {"quote'key": "x", "dq\"": "y"}
+]"""
+
+STRIP_SAMPLES = [
+    " \t\n\r\x0b\x0cabc \t\n",
+    "\x1c\x1d\x1e\x1fabc\x1f",
+    "\x85abc\xa0",
+    "\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000abc\u3000",
+    "\ufeffabc\ufeff",
+    "\u200babc\u200b",
+    "   ",
+    "",
+]
+
+
+def pyformat_goldens():
+    values = json.loads(PYFORMAT_VALUES)
+    out = {"values_json": PYFORMAT_VALUES, "str": [], "repr": [], "dumps": [], "dumps_indent2": [], "strip": []}
+    for v in values:
+        out["str"].append(str(v))
+        out["repr"].append(repr(v))
+        out["dumps"].append(json.dumps(v, ensure_ascii=False))
+        out["dumps_indent2"].append(json.dumps(v, ensure_ascii=False, indent=2))
+    out["dumps_ascii"] = [json.dumps(v, ensure_ascii=True) for v in values]
+    out["dumps_sorted_compact"] = [json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":")) for v in values]
+    for s in STRIP_SAMPLES:
+        out["strip"].append({"input": s, "strip": s.strip(), "lstrip": s.lstrip(), "rstrip": s.rstrip()})
+    return out
+
+
+def main():
+    if not os.path.exists(TEMPLATE):
+        sys.exit(f"template not found: {TEMPLATE}")
+    with open(TEMPLATE, encoding="utf-8") as f:
+        source = f.read()
+    compiled = compile_template(source)
+    with open(os.path.join(FIXTURES, "cases.json"), encoding="utf-8") as f:
+        spec = json.load(f)
+    out_dir = os.path.join(FIXTURES, "expected")
+    os.makedirs(out_dir, exist_ok=True)
+    names = set()
+    for case in spec["cases"]:
+        name = case["name"]
+        assert name not in names, f"duplicate case {name}"
+        names.add(name)
+        rendered = render_case(compiled, case, spec["tools"])
+        # newline="" keeps the bytes exactly as rendered on every platform.
+        with open(os.path.join(out_dir, name + ".txt"), "w", encoding="utf-8", newline="") as f:
+            f.write(rendered)
+    with open(os.path.join(FIXTURES, "pyformat.json"), "w", encoding="utf-8") as f:
+        json.dump(pyformat_goldens(), f, ensure_ascii=True, indent=1)
+        f.write("\n")
+    print(f"jinja2 {jinja2.__version__}: wrote {len(names)} goldens to {os.path.relpath(out_dir, REPO)}")
+
+
+if __name__ == "__main__":
+    main()
