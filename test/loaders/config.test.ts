@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/models/config.js';
+import { parameterCounts } from '../../src/models/params.js';
 import { parseLenientJson } from '../../src/util/lenient-json.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 
@@ -34,6 +35,8 @@ describe('config.json parsing', () => {
     expect(c.layers.map((k, i) => (k === 'attention' ? i : -1)).filter((i) => i >= 0)).toEqual([5, 12, 19, 26, 33, 42]);
     expect([c.dInner, c.convDim, c.inProjSize]).toEqual([4096, 6144, 10304]);
     expect(c.timeStepLimit).toEqual([0, Infinity]);
+    // model-spec 8: 31,577,940,288 total, 3,227,754,816 active per token excluding the embedding table
+    expect(parameterCounts(c)).toEqual({ total: 31_577_940_288, activePerToken: 3_227_754_816 });
   });
 
   it('accepts all three pattern encodings and both Infinity spellings', () => {

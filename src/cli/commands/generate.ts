@@ -1,0 +1,66 @@
+/** `nemotron generate --model DIR --prompt TEXT | --prompt-ids IDS`: streams a continuation to stdout. */
+import { parseArgs } from 'node:util';
+import { generateStream } from '../../engine/generate.js';
+import { loadModel } from '../../loaders/load-model.js';
+import { selectBackend } from '../../runtime/select.js';
+import { idsFlag, numberFlag, UsageError } from '../args.js';
+import { loadTextCodec } from '../text.js';
+
+export const GENERATE_USAGE = `nemotron generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
+  --max-tokens N         new tokens (default 64)
+  --temperature T        0 = greedy (default 0)
+  --top-k K  --top-p P  --min-p P  --repetition-penalty R  --seed S
+  --ignore-eos           do not stop at the eos ids of generation_config.json
+  --prefill-chunk N      prefill the prompt N tokens at a time
+  --backend NAME         cpu-ref (default)
+  --ids                  print token ids instead of text`;
+
+export async function generateCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p' }, 'prompt-ids': { type: 'string' },
+      'max-tokens': { type: 'string', short: 'n' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+      'top-p': { type: 'string' }, 'min-p': { type: 'string' }, 'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' }, 'ignore-eos': { type: 'boolean' }, 'prefill-chunk': { type: 'string' },
+      backend: { type: 'string' }, ids: { type: 'boolean' }, stats: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new UsageError(`missing --model\n${GENERATE_USAGE}`);
+  if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError(`give exactly one of --prompt or --prompt-ids\n${GENERATE_USAGE}`);
+  const lm = loadModel(values.model, selectBackend(values.backend));
+  const codec = values.prompt !== undefined || !values.ids ? await loadTextCodec(values.model) : null;
+  let prompt: number[];
+  if (values['prompt-ids'] !== undefined) prompt = idsFlag(values['prompt-ids'], 'prompt-ids');
+  else {
+    if (!codec) throw new UsageError(`${values.model} has no tokenizer.json: use --prompt-ids`);
+    prompt = codec.encode(values.prompt!);
+  }
+  const opts = {
+    maxTokens: numberFlag(values, 'max-tokens', { int: true, min: 1 }) ?? 64,
+    temperature: numberFlag(values, 'temperature', { min: 0 }) ?? 0,
+    topK: numberFlag(values, 'top-k', { int: true, min: -1 }),
+    topP: numberFlag(values, 'top-p', { min: 0, max: 1 }),
+    minP: numberFlag(values, 'min-p', { min: 0, max: 1 }),
+    repetitionPenalty: numberFlag(values, 'repetition-penalty', { min: 0 }),
+    seed: numberFlag(values, 'seed', { int: true }),
+    prefillChunk: numberFlag(values, 'prefill-chunk', { int: true, min: 1 }),
+    stopTokenIds: values['ignore-eos'] ? [] : undefined,
+  };
+  const printIds = values.ids || !codec;
+  const stream = codec?.streamDecoder();
+  const t0 = performance.now();
+  let first = 0;
+  let n = 0;
+  for await (const t of generateStream(lm, prompt, opts)) {
+    if (n++ === 0) first = performance.now();
+    process.stdout.write(printIds ? `${n > 1 ? ' ' : ''}${t.token}` : stream!.push(t.token));
+  }
+  if (!printIds) process.stdout.write(stream!.flush());
+  process.stdout.write('\n');
+  if (values.stats) {
+    const end = performance.now();
+    const decodeRate = n > 1 ? ((n - 1) / (end - first)) * 1000 : 0;
+    process.stderr.write(`prompt ${prompt.length} tokens, ttft ${(first - t0).toFixed(1)} ms, ${n} new tokens, decode ${decodeRate.toFixed(1)} tok/s\n`);
+  }
+}
