@@ -6,7 +6,7 @@ import { selectBackend } from '../../runtime/select.js';
 import { idsFlag, numberFlag, UsageError } from '../args.js';
 import { loadTextCodec } from '../text.js';
 
-export const GENERATE_USAGE = `nemotron generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
+export const usage = `nemotron generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
   --max-tokens N         new tokens (default 64)
   --temperature T        0 = greedy (default 0)
   --top-k K  --top-p P  --min-p P  --repetition-penalty R  --seed S
@@ -15,7 +15,7 @@ export const GENERATE_USAGE = `nemotron generate --model DIR (--prompt TEXT | --
   --backend NAME         cpu-ref (default)
   --ids                  print token ids instead of text`;
 
-export async function generateCommand(argv: string[]): Promise<void> {
+export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -26,8 +26,8 @@ export async function generateCommand(argv: string[]): Promise<void> {
       backend: { type: 'string' }, ids: { type: 'boolean' }, stats: { type: 'boolean' },
     },
   });
-  if (!values.model) throw new UsageError(`missing --model\n${GENERATE_USAGE}`);
-  if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError(`give exactly one of --prompt or --prompt-ids\n${GENERATE_USAGE}`);
+  if (!values.model) throw new UsageError(`missing --model\n${usage}`);
+  if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError(`give exactly one of --prompt or --prompt-ids\n${usage}`);
   const lm = loadModel(values.model, selectBackend(values.backend));
   const codec = values.prompt !== undefined || !values.ids ? await loadTextCodec(values.model) : null;
   let prompt: number[];

@@ -5,7 +5,9 @@ import { KIND_TO_CHAR, loadConfig } from '../../models/config.js';
 import { parameterCounts } from '../../models/params.js';
 import { UsageError } from '../args.js';
 
-export function infoCommand(argv: string[]): void {
+export const usage = `nemotron info --model DIR [--json]\n  config, layer pattern, parameter counts and tensor dtypes of a model directory`;
+
+export function run(argv: string[]): void {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string', short: 'm' }, json: { type: 'boolean' } } });
   if (!values.model) throw new UsageError('info needs --model DIR');
   const dir = values.model;
