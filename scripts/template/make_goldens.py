@@ -99,6 +99,64 @@ def pyformat_goldens():
     return out
 
 
+# Small templates exercising the Python/Jinja2 behaviours the renderer emulates. `vars` is JSON text
+# so both sides parse the same input (Python json.loads, TypeScript parseJsonLossless).
+SNIPPET_VARS = r"""{
+  "s": "  a,b,,c  ", "u": "héllo🌧️", "n": null, "t": true, "f": 1.0, "g": 2.5, "i": 7, "big": 1e21,
+  "lst": [1, "a", true, null, 1.0, [2]], "d": {"b": 1, "a": [1, 2], "items": "key-not-method", "10": "ten"},
+  "people": [{"name": "ann", "on": true}, {"name": "bob", "on": false}, {"name": "cy", "on": true}],
+  "obj": {"x": 1.5, "y": "é", "z": [true, null], "w": {"q": 0.0001}}, "mixed": ["b", "A", "c", "a"]
+}"""
+
+SNIPPETS = [
+    ("print_scalars", "{{ t }}|{{ n }}|{{ f }}|{{ g }}|{{ i }}|{{ big }}|{{ undefined_thing }}|{{ 0.00001 }}|{{ 100.0 }}"),
+    ("print_containers", "{{ lst }}|{{ d }}|{{ obj }}|{{ [1, 'it''s'] }}"),
+    ("string_filter", "{{ t|string }}|{{ n|string }}|{{ f|string }}|{{ lst|string }}|{{ d|string }}"),
+    ("tilde_concat", "{{ 'a' ~ n ~ t ~ f ~ g ~ i ~ lst }}"),
+    ("trim_filter", "[{{ s|trim }}]|[{{ 'xxhixx'|trim('x') }}]|[{{ n|trim }}]|[{{ '\u3000 wide \u3000'|trim }}]"),
+    ("str_methods", "[{{ s.strip() }}]|[{{ s.lstrip() }}]|[{{ s.rstrip(' c') }}]|{{ s.split() }}|{{ s.split(',') }}|"
+                    "{{ s.split(',', 1) }}|{{ s.rsplit(',', 1) }}|{{ ' a  b c '.split(none, 1) }}|{{ ' a  b c '.rsplit(none, 1) }}"),
+    ("str_methods2", "{{ '-'.join(['x', 'y']) }}|{{ s.find('b') }}|{{ u.find('o') }}|{{ s.rfind(',') }}|{{ s.count(',') }}|"
+                     "{{ 'l1\nl2\r\nl3'.splitlines() }}|{{ 'prefix-x'.removeprefix('prefix-') }}|{{ 'x.txt'.removesuffix('.txt') }}|"
+                     "{{ s.startswith('  a') }}|{{ 'a,b'.replace(',', ';') }}|{{ u.upper() }}|{{ 'Hello World'|lower }}"),
+    ("tojson_filter", "{{ obj|tojson }}|{{ lst|tojson }}|{{ u|tojson }}|{{ obj|tojson(ensure_ascii=true) }}|"
+                      "{{ d|tojson(sort_keys=true) }}|{{ obj|tojson(separators=(',', ':')) }}|{{ f|tojson }}|{{ big|tojson }}"),
+    ("tojson_indent", "{{ obj|tojson(indent=2) }}\n{{ [] |tojson(indent=2) }}"),
+    ("length_filter", "{{ u|length }}|{{ lst|length }}|{{ d|length }}|{{ u|count }}|{{ lst|join(', ') }}|{{ people|join(',', attribute='name') }}"),
+    ("tests", "{{ d is iterable }}|{{ s is iterable }}|{{ i is iterable }}|{{ t is number }}|{{ f is number }}|{{ i is integer }}|"
+              "{{ t is integer }}|{{ f is float }}|{{ i is float }}|{{ d is mapping }}|{{ s is sequence }}|{{ d is sequence }}|"
+              "{{ n is none }}|{{ nope is defined }}|{{ s is string }}|{{ t is boolean }}|{{ d is not iterable }}"),
+    ("dict_access", "{{ d.items is defined }}|{{ d['items'] }}|{{ d.get('b') }}|{{ d.get('zz', 'dflt') }}|{{ d.b }}|{{ d['10'] }}|"
+                    "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}|{% for k in d %}{{ k }},{% endfor %}|{{ 'b' in d }}"),
+    ("loops", "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif %}{{ i }}{% endfor %}|"
+              "{% for p in people if p.on %}{{ loop.index }}{{ p.name }}{{ '' if loop.last else ',' }}{% endfor %}|"
+              "{% for x in [] %}x{% else %}empty{% endfor %}|"
+              "{% for x in lst %}{{ loop.previtem is defined }}{% endfor %}|{{ range(1, 10, 3)|list }}"),
+    ("namespace_macro_set", "{% set ns = namespace(c=0) %}{% for p in people %}{% set ns.c = ns.c + 1 %}{% endfor %}{{ ns.c }}|"
+                            "{% macro m(a, b='B') %}<{{ a }}{{ b }}>{% endmacro %}{{ m(1) }}{{ m(2, b=t) }}|"
+                            "{% set blk %}in{{ i }}side{% endset %}{{ blk }}"),
+    ("misc_filters", "{{ nope|default('dflt') }}|{{ ''|default('empty', true) }}|{{ people|map(attribute='name')|list }}|"
+                     "{{ people|selectattr('on')|map(attribute='name')|join('+') }}|{{ lst|first }}|{{ mixed|sort|list }}|"
+                     "{{ mixed|reverse|list }}|{{ '3'|int + 1 }}|{{ '2.5'|float }}|{{ 3.7|int }}|{{ i|string|length }}"),
+    ("arith_compare", "{{ 10 // 3 }}|{{ 10 / 4 }}|{{ 10 / 5 }}|{{ 2 ** 10 }}|{{ 7 % 3 }}|{{ 1 == 1.0 }}|{{ 'a' in 'abc' }}|"
+                      "{{ 2 in [1, 2] }}|{{ i > 3 and not n }}|{{ 'abcdef'[1:3] }}|{{ lst[-1] }}|{{ u[1] }}|{{ -g }}|{{ i - 10 }}"),
+    ("whitespace_control", "{% if t %}\n    line1\n{% endif %}\n  {% for x in [1, 2] %}\n  item {{ x }}\n  {% endfor %}\n{#- c -#}\n  end {{- ' x ' -}} !\n"),
+]
+
+STRFTIME_FORMATS = ["%Y-%m-%d", "%d %b %Y", "%A, %B %d, %Y %H:%M:%S", "%I:%M %p", "%j %y %a %w", "%-d/%-m", "%%Y literal"]
+
+
+def snippet_goldens():
+    values = json.loads(SNIPPET_VARS)
+    env = compile_template("").environment
+    out = {"vars_json": SNIPPET_VARS, "snippets": []}
+    for name, src in SNIPPETS:
+        out["snippets"].append({"name": name, "template": src, "expected": env.from_string(src).render(**values)})
+    fixed = datetime(2024, 1, 5, 13, 7, 9, 123000)
+    out["strftime"] = {"date": [2024, 1, 5, 13, 7, 9, 123], "cases": [[f, fixed.strftime(f)] for f in STRFTIME_FORMATS]}
+    return out
+
+
 def main():
     if not os.path.exists(TEMPLATE):
         sys.exit(f"template not found: {TEMPLATE}")
@@ -120,6 +178,9 @@ def main():
             f.write(rendered)
     with open(os.path.join(FIXTURES, "pyformat.json"), "w", encoding="utf-8") as f:
         json.dump(pyformat_goldens(), f, ensure_ascii=True, indent=1)
+        f.write("\n")
+    with open(os.path.join(FIXTURES, "snippets.json"), "w", encoding="utf-8") as f:
+        json.dump(snippet_goldens(), f, ensure_ascii=True, indent=1)
         f.write("\n")
     print(f"jinja2 {jinja2.__version__}: wrote {len(names)} goldens to {os.path.relpath(out_dir, REPO)}")
 
