@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
+import { Engine, EngineError, type TokenEvent } from '../../src/engine/engine.js';
+import { loadModel } from '../../src/loaders/load-model.js';
+import { fixtureDir, readGolden } from '../helpers/fixtures.js';
+
+const lm = loadModel(fixtureDir('hub-sharded'), new CpuRefBackend());
+const golden = readGolden('hub-sharded');
+const collect = async (it: AsyncIterable<TokenEvent>) => {
+  const out: TokenEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+};
+
+describe('Engine', () => {
+  it('greedy output equals the golden continuation, with finish reason length', async () => {
+    const engine = new Engine(lm);
+    const ev = await collect(engine.submit({ prompt: golden.prompts.long, maxTokens: 64, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    expect(ev.map((e) => e.token)).toEqual(golden.greedy.long.tokens);
+    expect(ev.at(-1)!.finishReason).toBe('length');
+    expect(engine.stats.liveStates).toBe(0);
+  });
+
+  it('32 concurrent requests, 8 cancelled mid-stream: the rest equal their solo runs; no state leaks', async () => {
+    const engine = new Engine(lm, { maxRunning: 12, maxBatchTokens: 64, prefillChunk: 16, maxWaiting: 64 });
+    const prompts = Array.from({ length: 32 }, (_, i) => Array.from({ length: 3 + ((i * 5) % 29) }, (_, j) => 16 + ((i * 31 + j * 17) % 490)));
+    const solo = async (p: number[]) => (await collect(new Engine(lm).submit({ prompt: p, maxTokens: 12, sampling: { temperature: 0 }, stopTokenIds: [] }))).map((e) => e.token);
+    const handles = prompts.map((p) => engine.submit({ prompt: p, maxTokens: 12, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    const results = await Promise.all(
+      handles.map(async (h, i) => {
+        const toks: number[] = [];
+        for await (const e of h) {
+          toks.push(e.token);
+          if (i % 4 === 0 && toks.length === 3) h.cancel(); // 8 cancelled mid-stream
+        }
+        return toks;
+      }),
+    );
+    for (let i = 0; i < 32; i++) {
+      if (i % 4 === 0) expect(results[i].length).toBe(3);
+      else expect(results[i]).toEqual(await solo(prompts[i]));
+    }
+    expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0, stateBytes: 0 });
+  });
+
+  it('AbortSignal cancels a queued or running request', async () => {
+    const engine = new Engine(lm);
+    const ac = new AbortController();
+    const h = engine.submit({ prompt: [20, 21], maxTokens: 50, sampling: { temperature: 0 }, stopTokenIds: [], signal: ac.signal });
+    const got: number[] = [];
+    for await (const e of h) {
+      got.push(e.token);
+      if (got.length === 2) ac.abort();
+    }
+    expect(got.length).toBe(2);
+    expect(engine.stats.liveStates).toBe(0);
+  });
+
+  it('returns logprobs consistent with the chosen token', async () => {
+    const engine = new Engine(lm);
+    const ev = await collect(engine.submit({ prompt: golden.prompts.short, maxTokens: 3, sampling: { temperature: 0 }, stopTokenIds: [], logprobs: 5 }));
+    for (const e of ev) {
+      expect(e.topLogprobs!.length).toBe(5);
+      expect(e.topLogprobs![0].token).toBe(e.token); // greedy picks the most likely token
+      expect(e.logprob).toBeCloseTo(e.topLogprobs![0].logprob, 6);
+      expect(e.logprob!).toBeLessThan(0);
+      const sorted = [...e.topLogprobs!].sort((a, b) => b.logprob - a.logprob);
+      expect(e.topLogprobs).toEqual(sorted);
+    }
+  });
+
+  it('logits processors can force tokens (e.g. a reasoning budget closing </think>)', async () => {
+    const engine = new Engine(lm);
+    const force = (gen: readonly number[], logits: Float32Array) => {
+      if (gen.length === 2) {
+        logits.fill(-Infinity);
+        logits[13] = 0;
+      }
+    };
+    const ev = await collect(engine.submit({ prompt: [20, 21, 22], maxTokens: 4, sampling: { temperature: 0 }, stopTokenIds: [], logitsProcessors: [force] }));
+    expect(ev[2].token).toBe(13);
+  });
+
+  it('refuses bad requests with coded errors', () => {
+    const engine = new Engine(lm, { maxModelLen: 100, maxRunning: 1, maxWaiting: 1 });
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(EngineError);
+        return (e as EngineError).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => engine.submit({ prompt: [], maxTokens: 1 }))).toBe('invalid_request');
+    expect(code(() => engine.submit({ prompt: [1, 5000], maxTokens: 1 }))).toBe('invalid_request');
+    expect(code(() => engine.submit({ prompt: [1], maxTokens: 100 }))).toBe('context_overflow');
+    expect(code(() => engine.submit({ prompt: [1], maxTokens: 1, sampling: { topP: 2 } }))).toBe('invalid_request');
+    expect(code(() => engine.submit({ prompt: [1], maxTokens: 1, logprobs: 50 }))).toBe('invalid_request');
+    engine.submit({ prompt: [1], maxTokens: 1 }).cancel();
+    const a = engine.submit({ prompt: [1], maxTokens: 5 });
+    const b = engine.submit({ prompt: [1], maxTokens: 5 });
+    expect(code(() => engine.submit({ prompt: [1], maxTokens: 5 }))).toBe('queue_full');
+    a.cancel();
+    b.cancel();
+    engine.shutdown();
+    expect(code(() => engine.submit({ prompt: [1], maxTokens: 1 }))).toBe('shutdown');
+  });
+});
