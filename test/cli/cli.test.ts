@@ -16,6 +16,16 @@ describe('nemotron CLI', () => {
     expect(r.stdout.trim().split(' ').map(Number)).toEqual(g.greedy.short.tokens.slice(0, 10));
   });
 
+  it('generate takes a text prompt and prints text (fixture tokenizer)', () => {
+    const r = cli('generate', '--model', fixtureDir('hub-sharded'), '--prompt', 'The quick brown fox', '--max-tokens', '12', '--ignore-eos');
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().length).toBeGreaterThan(0);
+    // the same run with --ids prints 12 ids that decode to that text
+    const ids = cli('generate', '--model', fixtureDir('hub-sharded'), '--prompt', 'The quick brown fox', '--max-tokens', '12', '--ignore-eos', '--ids');
+    expect(ids.stdout.trim().split(' ').length).toBe(12);
+  });
+
   it('info reports the layer pattern and dtypes', () => {
     const r = cli('info', '--model', fixtureDir('legacy-f16'));
     expect(r.status).toBe(0);
