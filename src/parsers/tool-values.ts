@@ -84,8 +84,10 @@ function numberText(t: string): string | undefined {
   if (!NUMBER_RE.test(t)) return undefined;
   const f = Number(t);
   if (!Number.isFinite(f)) return undefined;
-  // vLLM returns int(x) when the float is integral.
-  if (Number.isInteger(f)) return (/^[+-]?\d+$/.test(t) ? BigInt(t) : BigInt(f)).toString();
+  // vLLM returns int(x) when the float is integral; beyond 2^53 only digit strings stay exact
+  // integers (1e300 stays a float instead of becoming 301 digits).
+  if (/^[+-]?\d+$/.test(t)) return BigInt(t).toString();
+  if (Number.isSafeInteger(f)) return String(f === 0 ? 0 : f);
   return pyFloatRepr(f);
 }
 
