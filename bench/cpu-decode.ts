@@ -4,13 +4,14 @@
  */
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { CpuRefBackend } from '../src/backends/cpu/ref/backend.js';
+import { selectBackend } from '../src/runtime/select.js';
 import { loadModel } from '../src/loaders/load-model.js';
 
 const dir = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'fixtures', 'models', 'hub-sharded');
 const promptLen = Number(process.argv[3] ?? 128);
 const newTokens = Number(process.argv[4] ?? 256);
-const { model, config } = loadModel(dir, new CpuRefBackend());
+const backendName = process.env.BACKEND ?? 'cpu-fast';
+const { model, config } = loadModel(dir, selectBackend(backendName));
 const prompt = Array.from({ length: promptLen }, (_, i) => 16 + ((i * 7919) % (config.vocabSize - 16)));
 
 function run() {
@@ -31,7 +32,7 @@ function run() {
 run(); // warm-up (JIT)
 const r = run();
 console.log(JSON.stringify({
-  bench: 'cpu-ref decode', model: dir.split('/').slice(-1)[0], promptLen, newTokens,
+  bench: 'cpu decode', backend: backendName, model: dir.split('/').slice(-1)[0], promptLen, newTokens,
   prefillTokS: Number(r.prefillTokS.toFixed(1)), decodeTokS: Number(r.decodeTokS.toFixed(1)),
   node: process.version, cpu: cpus()[0]?.model, date: new Date().toISOString().slice(0, 10),
 }));

@@ -15,7 +15,7 @@ const ALL: ReadonlySet<OpName> = new Set<OpName>([
 ]);
 
 export class CpuRefBackend implements Ops<CpuTensor> {
-  readonly name = 'cpu-ref';
+  readonly name: string = 'cpu-ref';
   supports(op: OpName): boolean {
     return ALL.has(op);
   }

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { CpuFastBackend } from '../../src/backends/cpu/fast/backend.js';
+import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
+import type { Ops, Tensor } from '../../src/ops/ops.js';
+import { relErr } from '../helpers/fixtures.js';
+import { opCases } from './cases.js';
+
+// Every op of every CPU backend against the plain reference (the GPU backends run the same cases in test/cuda).
+const ref = new CpuRefBackend() as unknown as Ops<Tensor>;
+const backends: Array<[string, Ops<Tensor>, number]> = [['cpu-fast', new CpuFastBackend() as unknown as Ops<Tensor>, 1e-5]];
+
+describe.each(backends)('op parity: %s vs cpu-ref', (_name, backend, tol) => {
+  it.each(opCases().map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const want = c.run(ref);
+    const got = c.run(backend);
+    expect(got.length).toBe(want.length);
+    want.forEach((w, i) => {
+      expect(got[i].length).toBe(w.length);
+      expect(got[i].every(Number.isFinite)).toBe(true);
+      expect(relErr(got[i], w)).toBeLessThanOrEqual(tol);
+    });
+  });
+  it('declares support for every op it implements', () => {
+    for (const op of ['embed', 'rmsNorm', 'matmul', 'mambaConv', 'ssmScan', 'gatedRmsNorm', 'attention', 'moeRoute', 'moeExperts'] as const) {
+      expect(backend.supports(op)).toBe(true);
+    }
+  });
+});
+
+describe('reference ops on hand-checked values', () => {
+  it('ssmScan: one head, one token equals the closed form of model-spec 3.5', () => {
+    const o = ref;
+    const state = o.fromFloat32(Float32Array.from([0.5, -1]), [1, 1, 2]); // S[p=0] = [0.5, -1]
+    const dtRaw = 0.3;
+    const dtBias = 0.2;
+    const dt = Math.log1p(Math.exp(dtRaw + dtBias));
+    const A = -Math.exp(Math.log(2));
+    const x = 1.5;
+    const B = [2, 3];
+    const C = [0.25, -0.5];
+    const D = 0.7;
+    const y = o.toFloat32(o.ssmScan(
+      o.fromFloat32(Float32Array.of(x), [1, 1]), o.fromFloat32(Float32Array.of(dtRaw), [1, 1]),
+      o.fromFloat32(Float32Array.from(B), [1, 2]), o.fromFloat32(Float32Array.from(C), [1, 2]),
+      o.fromFloat32(Float32Array.of(Math.log(2)), [1]), o.fromFloat32(Float32Array.of(D), [1]), o.fromFloat32(Float32Array.of(dtBias), [1]),
+      { heads: 1, headDim: 1, stateSize: 2, groups: 1, dtMin: 0, dtMax: Infinity }, [{ start: 0, length: 1 }], [state],
+    ));
+    const a = Math.exp(dt * A);
+    const S = [a * 0.5 + dt * x * B[0], a * -1 + dt * x * B[1]];
+    expect(y[0]).toBeCloseTo(S[0] * C[0] + S[1] * C[1] + D * x, 5);
+    expect(Array.from(o.toFloat32(state))).toEqual(S.map(Math.fround));
+  });
+
+  it('moeRoute: the correction bias picks experts but the weights are the unbiased sigmoid scores, renormalised and scaled', () => {
+    const o = ref;
+    // 3 experts, H = 1, x = 1: logits = gate weights
+    const gate = o.fromFloat32(Float32Array.of(2, 0, -1), [3, 1]);
+    const bias = o.fromFloat32(Float32Array.of(0, 0, 5), [3]); // expert 2 wins selection only through its bias
+    const r = o.moeRoute(o.fromFloat32(Float32Array.of(1), [1, 1]), gate, bias, { experts: 3, topK: 2, nGroup: 1, topkGroup: 1, normTopkProb: true, scale: 2.5 });
+    expect(Array.from(o.toFloat32(r.experts))).toEqual([2, 0]);
+    const s = (v: number) => 1 / (1 + Math.exp(-v));
+    const w = o.toFloat32(r.weights);
+    expect(w[0]).toBeCloseTo((s(-1) / (s(-1) + s(2))) * 2.5, 6);
+    expect(w[1]).toBeCloseTo((s(2) / (s(-1) + s(2))) * 2.5, 6);
+  });
+
+  it('gatedRmsNorm normalises per group, not over the whole width (pitfall P6)', () => {
+    const o = ref;
+    const y = o.fromFloat32(Float32Array.of(1, 1, 10, 10), [1, 4]);
+    const z = o.fromFloat32(Float32Array.of(50, 50, 50, 50), [1, 4]); // silu(50) ~= 50
+    const out = o.toFloat32(o.gatedRmsNorm(y, z, o.fromFloat32(Float32Array.of(1, 1, 1, 1), [4]), 2, 0));
+    Array.from(out).forEach((v) => expect(v).toBeCloseTo(1, 5));
+  });
+
+  it('mambaConv keeps the last K-1 raw inputs as state, left-padded from the old state for short inputs (P9)', () => {
+    const o = ref;
+    const state = o.fromFloat32(Float32Array.of(1, 2, 3), [1, 3]);
+    o.mambaConv(o.fromFloat32(Float32Array.of(4), [1, 1]), o.fromFloat32(Float32Array.of(0, 0, 0, 1), [1, 4]), null, [{ start: 0, length: 1 }], [state]);
+    expect(Array.from(o.toFloat32(state))).toEqual([2, 3, 4]);
+  });
+});
