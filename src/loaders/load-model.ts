@@ -13,7 +13,7 @@ import { parseLenientJson } from '../util/lenient-json.js';
 import { Checkpoint } from './checkpoint.js';
 import { DTYPE_BYTES, toFloat32 } from './dtype.js';
 import { mapCheckpointNames } from './names.js';
-import { CheckpointError } from './safetensors.js';
+import { CheckpointError, type TensorInfo } from './safetensors.js';
 
 export interface GenerationDefaults {
   eosTokenIds: number[];
@@ -60,42 +60,64 @@ export function loadGenerationDefaults(dir: string, config: NemotronHConfig): Ge
   return base;
 }
 
-/** Loads config + weights from `dir` onto `ops`. */
+/** One weight the model needs, resolved to where its bytes are. */
+export interface ResolvedTensor {
+  name: string;
+  shape: number[];
+  source: string;
+  /** Slice of a fused tensor along dim 0. */
+  index?: number;
+  info: TensorInfo & { file: string };
+}
+
+/**
+ * Maps a checkpoint's names to the tensors the config needs and checks presence and shapes, reading headers
+ * only (no tensor data). Throws CheckpointError naming the file and tensor on any mismatch.
+ */
+export function resolveTensors(ckpt: Checkpoint, config: NemotronHConfig): { tensors: ResolvedTensor[]; unused: string[] } {
+  const dir = ckpt.dir;
+  const { map, conflicts } = mapCheckpointNames(ckpt.names(), (n) => ckpt.info(n).shape[0] ?? 0);
+  if (conflicts.length) throw new CheckpointError(`${dir}: tensors given twice: ${conflicts.slice(0, 5).join('; ')}`);
+  const expected = expectedTensors(config);
+  const missing = expected.filter((e) => !map.has(e.name)).map((e) => e.name);
+  if (missing.length) {
+    throw new CheckpointError(`${dir}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}`);
+  }
+  const tensors = expected.map((e) => {
+    const ref = map.get(e.name)!;
+    const info = ckpt.info(ref.source);
+    const shape = ref.index === undefined ? info.shape : info.shape.slice(1);
+    const ok = [e.shape, ...(e.alt ?? [])].some((s) => s.length === shape.length && s.every((d, i) => d === shape[i]));
+    if (!ok) {
+      const what = ref.index === undefined ? `tensor "${ref.source}"` : `slice ${ref.index} of tensor "${ref.source}"`;
+      throw new CheckpointError(`${info.file}: ${what} has shape [${shape}], expected [${e.shape}] for the config in ${dir}`);
+    }
+    return { name: e.name, shape: e.shape, source: ref.source, index: ref.index, info };
+  });
+  const used = new Set(tensors.map((t) => t.source));
+  const unused = ckpt.names().filter((n) => !used.has(n) && !n.startsWith('mtp.'));
+  return { tensors, unused };
+}
+
+/** Loads config + weights from `dir` onto `ops`, one tensor at a time. */
 export function loadModel<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions = {}): LoadedModel<T> {
   const config = loadConfig(dir);
   const generation = loadGenerationDefaults(dir, config);
   const ckpt = new Checkpoint(dir);
   try {
-    const { map, unknown, conflicts } = mapCheckpointNames(ckpt.names(), (n) => ckpt.info(n).shape[0] ?? 0);
-    if (conflicts.length) throw new CheckpointError(`${dir}: tensors given twice: ${conflicts.slice(0, 5).join('; ')}`);
-    const expected = expectedTensors(config);
-    const missing = expected.filter((e) => !map.has(e.name)).map((e) => e.name);
-    if (missing.length) {
-      throw new CheckpointError(`${dir}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}`);
-    }
+    const { tensors, unused } = resolveTensors(ckpt, config);
     const weights = new Map<string, T>();
-    expected.forEach((e, idx) => {
-      const ref = map.get(e.name)!;
-      const info = ckpt.info(ref.source);
-      const shape = ref.index === undefined ? info.shape : info.shape.slice(1);
-      const ok = [e.shape, ...(e.alt ?? [])].some((s) => s.length === shape.length && s.every((d, i) => d === shape[i]));
-      if (!ok) {
-        const what = ref.index === undefined ? `tensor "${ref.source}"` : `slice ${ref.index} of tensor "${ref.source}"`;
-        throw new CheckpointError(`${info.file}: ${what} has shape [${shape}], expected [${e.shape}] for the config in ${dir}`);
-      }
+    tensors.forEach((t, idx) => {
       let bytes: Uint8Array;
-      if (ref.index === undefined) bytes = ckpt.readBytes(ref.source);
+      if (t.index === undefined) bytes = ckpt.readBytes(t.source);
       else {
-        const sliceBytes = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype];
-        bytes = ckpt.readBytes(ref.source, ref.index * sliceBytes, sliceBytes);
+        const sliceBytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.info.dtype];
+        bytes = ckpt.readBytes(t.source, t.index * sliceBytes, sliceBytes);
       }
-      weights.set(e.name, ops.fromFloat32(toFloat32(bytes, info.dtype), e.shape));
-      opts.onProgress?.(idx + 1, expected.length, e.name);
+      weights.set(t.name, ops.fromFloat32(toFloat32(bytes, t.info.dtype), t.shape));
+      opts.onProgress?.(idx + 1, tensors.length, t.name);
     });
-    const used = new Set(expected.map((e) => map.get(e.name)!.source));
-    const unusedTensors = ckpt.names().filter((n) => !used.has(n) && !n.startsWith('mtp.'));
-    void unknown; // unknown names are a subset of unusedTensors
-    return { dir, config, model: new NemotronH(config, ops, weights), generation, unusedTensors };
+    return { dir, config, model: new NemotronH(config, ops, weights), generation, unusedTensors: unused };
   } finally {
     ckpt.close();
   }
