@@ -16,8 +16,68 @@ export interface BpeConfig {
   fuseUnk: boolean;
 }
 
-const CACHE_LIMIT = 200_000; // words; the cache is dropped whole when full
 const CACHE_MAX_WORD = 256; // longer words are not cached
+const CACHE_MAX_SLOTS = 1 << 20; // past this the cache is emptied rather than grown
+
+/** FNV-1a over the UTF-16 code units of text[start, end). */
+function hashRange(text: string, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+/**
+ * Word -> ids cache probed with a range of the input text, so a hit allocates no substring (creating ~one string
+ * per word was the largest cost of encoding).
+ */
+class WordCache {
+  private mask = (1 << 16) - 1;
+  private hashes = new Int32Array(1 << 16);
+  private keys: (string | undefined)[] = new Array<string | undefined>(1 << 16);
+  private vals: number[][] = new Array<number[]>(1 << 16);
+  private count = 0;
+
+  get(text: string, start: number, end: number, h: number): number[] | undefined {
+    const len = end - start;
+    let i = h & this.mask;
+    for (;;) {
+      const k = this.keys[i];
+      if (k === undefined) return undefined;
+      if (this.hashes[i] === h && k.length === len && text.startsWith(k, start)) return this.vals[i];
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  set(key: string, h: number, ids: number[]): void {
+    if ((this.count + 1) * 4 > (this.mask + 1) * 3) {
+      if (this.mask + 1 >= CACHE_MAX_SLOTS) this.reset(this.mask + 1);
+      else this.rehash((this.mask + 1) * 2);
+    }
+    let i = h & this.mask;
+    while (this.keys[i] !== undefined) i = (i + 1) & this.mask;
+    this.keys[i] = key;
+    this.hashes[i] = h;
+    this.vals[i] = ids;
+    this.count++;
+  }
+
+  private reset(cap: number): void {
+    this.mask = cap - 1;
+    this.hashes = new Int32Array(cap);
+    this.keys = new Array<string | undefined>(cap);
+    this.vals = new Array<number[]>(cap);
+    this.count = 0;
+  }
+
+  private rehash(cap: number): void {
+    const { keys, vals, hashes } = this;
+    this.reset(cap);
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j];
+      if (k !== undefined) this.set(k, hashes[j], vals[j]);
+    }
+  }
+}
 
 /** Open-addressing hash from a (left id, right id) pair to merge rank and result id. */
 class PairTable {
@@ -73,7 +133,7 @@ export class BpeModel {
   private readonly ignoreMerges: boolean;
   private readonly unkId: number;
   private readonly fuseUnk: boolean;
-  private cache = new Map<string, number[]>();
+  private readonly cache = new WordCache();
   private readonly encoder = new TextEncoder();
   // Scratch buffers for the merge loop, grown on demand.
   private bytes = new Uint8Array(1024);
@@ -117,19 +177,27 @@ export class BpeModel {
     this.fuseUnk = cfg.fuseUnk;
   }
 
+  /** Appends the ids of the pre-tokenized word text[start, end). */
+  encodeRange(text: string, start: number, end: number, out: number[]): void {
+    const cacheable = end - start <= CACHE_MAX_WORD;
+    let h = 0;
+    if (cacheable) {
+      h = hashRange(text, start, end);
+      const hit = this.cache.get(text, start, end, h);
+      if (hit !== undefined) {
+        for (let i = 0; i < hit.length; i++) out.push(hit[i]);
+        return;
+      }
+    }
+    const word = text.slice(start, end);
+    const ids = this.tokenizeWord(word);
+    if (cacheable) this.cache.set(word, h, ids);
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+  }
+
   /** Appends the ids of one pre-tokenized word. */
   encodeWord(word: string, out: number[]): void {
-    const hit = this.cache.get(word);
-    if (hit !== undefined) {
-      for (let i = 0; i < hit.length; i++) out.push(hit[i]);
-      return;
-    }
-    const ids = this.tokenizeWord(word);
-    if (word.length <= CACHE_MAX_WORD) {
-      if (this.cache.size >= CACHE_LIMIT) this.cache = new Map();
-      this.cache.set(word, ids);
-    }
-    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+    this.encodeRange(word, 0, word.length, out);
   }
 
   private tokenizeWord(word: string): number[] {

@@ -43,8 +43,14 @@ export function buildNormalizer(node: unknown): Normalizer | null {
 
 // ------------------------------------------------------------------------------------------- pre-tokenizer
 
-/** Splits one text piece into words, appending them to `out`. */
-export type PreTokenizer = (text: string, out: string[]) => void;
+/** Receives one word as the range text[start, end). */
+export type WordSink = (start: number, end: number) => void;
+
+/**
+ * Splits text into words, calling `emit` with each word's [start, end) offsets in order. Offsets rather than
+ * substrings: the BPE cache is probed with ranges, so most words never become strings.
+ */
+export type PreTokenizer = (text: string, emit: WordSink) => void;
 
 // The regex ByteLevel applies itself when use_regex is true (GPT-2's pattern).
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -54,51 +60,71 @@ function escapeRegExp(s: string): string {
 }
 
 /**
- * Split with a regex. `keepMatches`/`keepGaps` encode the behaviour: the pieces the pattern matches are the
- * "delimiters" (or, with invert, the gaps are); Isolated keeps every piece, Removed drops the delimiters.
+ * Split with a regex, as the Rust `tokenizers` Split does: the text is cut into the pattern's leftmost matches
+ * (empty matches included, as split points) and the gaps between them. `keepMatches`/`keepGaps` encode the
+ * behaviour: Isolated keeps both, Removed drops the delimiters (the matches, or with invert the gaps).
+ *
+ * Fast path: a sticky copy of the regex tested at the current offset. When it matches there, the global search
+ * would have found the same match (leftmost = here, same alternation order); `test` allocates no match array.
  */
-function regexSplitter(re: RegExp, keepMatches: boolean, keepGaps: boolean): PreTokenizer {
-  return (text, out) => {
-    re.lastIndex = 0;
-    let prev = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
+function regexSplitter(source: string, keepMatches: boolean, keepGaps: boolean): PreTokenizer {
+  const rg = new RegExp(source, 'gu');
+  const ry = new RegExp(source, 'uy');
+  return (text, emit) => {
+    const n = text.length;
+    let p = 0; // search position
+    let prev = 0; // start of the not yet emitted gap
+    while (p < n) {
+      ry.lastIndex = p;
+      if (ry.test(text)) {
+        const e = ry.lastIndex;
+        if (e > p) {
+          if (p > prev && keepGaps) emit(prev, p);
+          if (keepMatches) emit(p, e);
+          p = prev = e;
+          continue;
+        }
+      }
+      rg.lastIndex = p;
+      const m = rg.exec(text);
+      if (m === null) break;
       const start = m.index;
       const len = m[0].length;
-      if (start > prev && keepGaps) out.push(text.slice(prev, start));
+      if (start > prev && keepGaps) emit(prev, start);
       if (len > 0) {
-        if (keepMatches) out.push(m[0]);
+        if (keepMatches) emit(start, start + len);
+        p = start + len;
       } else {
-        // Empty match: still a split point; step over one code point.
-        const cp = text.codePointAt(start);
-        re.lastIndex = start + (cp !== undefined && cp > 0xffff ? 2 : 1);
+        // Empty match: a split point; step over one code point.
+        const cp = text.codePointAt(start)!;
+        p = start + (cp > 0xffff ? 2 : 1);
       }
       prev = start + len;
     }
-    if (prev < text.length && keepGaps) out.push(text.slice(prev));
+    if (prev < n && keepGaps) emit(prev, n);
   };
 }
 
 function buildSplit(n: Json): PreTokenizer {
   const pat = n.pattern as Json | undefined;
-  let re: RegExp;
-  if (pat && typeof pat.Regex === 'string') re = compileOnig(pat.Regex);
-  else if (pat && typeof pat.String === 'string') re = new RegExp(escapeRegExp(pat.String), 'gu');
+  let source: string;
+  if (pat && typeof pat.Regex === 'string') source = compileOnig(pat.Regex).source;
+  else if (pat && typeof pat.String === 'string') source = escapeRegExp(pat.String);
   else throw new UnsupportedComponentError('Split pre_tokenizer without a Regex or String pattern');
   const invert = n.invert === true;
   const behavior = String(n.behavior);
   switch (behavior) {
     case 'Isolated':
-      return regexSplitter(re, true, true);
+      return regexSplitter(source, true, true);
     case 'Removed':
-      return invert ? regexSplitter(re, true, false) : regexSplitter(re, false, true);
+      return invert ? regexSplitter(source, true, false) : regexSplitter(source, false, true);
     default:
       throw new UnsupportedComponentError(`unsupported Split behavior "${behavior}"`);
   }
 }
 
 /** Flattens the pre-tokenizer into its steps; a ByteLevel step without its own regex is implicit (BPE works on
- * bytes) and drops out. Returns null when no splitting happens at all. */
+ * bytes) and drops out. */
 function preTokenizerSteps(node: unknown, steps: PreTokenizer[]): void {
   if (node === null || node === undefined) return;
   const n = node as Json;
@@ -114,7 +140,7 @@ function preTokenizerSteps(node: unknown, steps: PreTokenizer[]): void {
       if (n.add_prefix_space === true) {
         throw new UnsupportedComponentError('ByteLevel pre_tokenizer with add_prefix_space=true is not supported');
       }
-      if (n.use_regex !== false) steps.push(regexSplitter(compileOnig(GPT2_PATTERN), true, true));
+      if (n.use_regex !== false) steps.push(regexSplitter(compileOnig(GPT2_PATTERN).source, true, true));
       return;
     default:
       throw new UnsupportedComponentError(`unsupported pre_tokenizer type "${t}"`);
@@ -124,16 +150,24 @@ function preTokenizerSteps(node: unknown, steps: PreTokenizer[]): void {
 export function buildPreTokenizer(node: unknown): PreTokenizer {
   const steps: PreTokenizer[] = [];
   preTokenizerSteps(node, steps);
-  if (steps.length === 0) return (text, out) => void (text.length && out.push(text));
+  if (steps.length === 0) {
+    return (text, emit) => {
+      if (text.length) emit(0, text.length);
+    };
+  }
   if (steps.length === 1) return steps[0];
-  return (text, out) => {
-    let pieces = [text];
+  return (text, emit) => {
+    // Later steps split each piece of the earlier ones; offsets stay relative to `text`.
+    let ranges = [0, text.length];
     for (const step of steps) {
-      const next: string[] = [];
-      for (const p of pieces) step(p, next);
-      pieces = next;
+      const next: number[] = [];
+      for (let i = 0; i < ranges.length; i += 2) {
+        const s = ranges[i];
+        step(text.slice(s, ranges[i + 1]), (a, b) => next.push(a + s, b + s));
+      }
+      ranges = next;
     }
-    for (const p of pieces) out.push(p);
+    for (let i = 0; i < ranges.length; i += 2) emit(ranges[i], ranges[i + 1]);
   };
 }
 

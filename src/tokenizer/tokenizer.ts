@@ -223,7 +223,6 @@ export class Tokenizer {
     const ids: number[] = [];
     const segments: Segment[] = [];
     this.matcher.split(text, parseSpecial, segments);
-    const words: string[] = [];
     const normSegments: Segment[] = [];
     for (const seg of segments) {
       if (seg.id >= 0) {
@@ -236,20 +235,19 @@ export class Tokenizer {
         this.normalizedMatcher.split(normalized, parseSpecial, normSegments);
         for (const s of normSegments) {
           if (s.id >= 0) ids.push(s.id);
-          else this.encodePlain(s.text, words, ids);
+          else this.encodePlain(s.text, ids);
         }
       } else {
-        this.encodePlain(normalized, words, ids);
+        this.encodePlain(normalized, ids);
       }
     }
     if ((opts.addSpecialTokens ?? true) && this.postProcess) return this.postProcess(ids);
     return ids;
   }
 
-  private encodePlain(text: string, words: string[], ids: number[]): void {
-    words.length = 0;
-    this.preTokenize(text, words);
-    for (let i = 0; i < words.length; i++) this.model.encodeWord(words[i], ids);
+  private encodePlain(text: string, ids: number[]): void {
+    const model = this.model;
+    this.preTokenize(text, (start, end) => model.encodeRange(text, start, end, ids));
   }
 
   /** Text of `ids`; invalid UTF-8 becomes U+FFFD, unknown ids are skipped (as in HF tokenizers). */
