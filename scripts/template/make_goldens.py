@@ -140,6 +140,10 @@ SNIPPETS = [
                      "{{ mixed|reverse|list }}|{{ '3'|int + 1 }}|{{ '2.5'|float }}|{{ 3.7|int }}|{{ i|string|length }}"),
     ("arith_compare", "{{ 10 // 3 }}|{{ 10 / 4 }}|{{ 10 / 5 }}|{{ 2 ** 10 }}|{{ 7 % 3 }}|{{ 1 == 1.0 }}|{{ 'a' in 'abc' }}|"
                       "{{ 2 in [1, 2] }}|{{ i > 3 and not n }}|{{ 'abcdef'[1:3] }}|{{ lst[-1] }}|{{ u[1] }}|{{ -g }}|{{ i - 10 }}"),
+    ("int_round_mod_format", "{{ (0 - 3.7)|int }}|{{ '42'|int }}|{{ '3.9'|int }}|{{ 'x'|int }}|{{ 'x'|int(5) }}|{{ t|int }}|"
+                             "{{ 2.5|round }}|{{ 3.5|round }}|{{ -2.5|round }}|{{ 2.567|round(2) }}|{{ 2.1|round(0, 'ceil') }}|{{ 2.9|round(method='floor') }}|"
+                             "{{ -7 % 3 }}|{{ 7 % -3 }}|{{ 7.5 % 2 }}|{{ '%s-%d' % ('a', 3.9) }}|{{ '%05.1f|%-4s|%x|%r' % (g, 'ab', 255, u) }}|"
+                             "{{ '%(a)s+%(b)s' % {'a': 1, 'b': n} }}|{{ '%s'|format(lst) }}|{{ '%d%%' % 50 }}|{{ 'v=%s' % t }}"),
     ("whitespace_control", "{% if t %}\n    line1\n{% endif %}\n  {% for x in [1, 2] %}\n  item {{ x }}\n  {% endfor %}\n{#- c -#}\n  end {{- ' x ' -}} !\n"),
 ]
 

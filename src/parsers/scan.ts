@@ -33,11 +33,6 @@ export function heldSuffix(buf: string, tags: readonly string[]): number {
   return 0;
 }
 
-/** Where a search for `tags` may resume after `oldLength` characters were already searched. */
-export function resumeFrom(oldLength: number, tags: readonly string[]): number {
-  return Math.max(0, oldLength - (Math.max(...tags.map((t) => t.length)) - 1));
-}
-
 /** True for the whitespace the parsers trim around reasoning/content (JS `\s`). */
 export function isSpace(ch: string): boolean {
   return /\s/.test(ch);

@@ -14,7 +14,7 @@
 // `<function=`, an unknown or unterminated name) is passed through verbatim as text, never thrown.
 // Arguments are streamed one complete parameter at a time as fragments of one JSON object.
 import { randomBytes } from 'node:crypto';
-import { TAGS, findFirst, heldSuffix, resumeFrom } from './scan.js';
+import { TAGS, findFirst, heldSuffix } from './scan.js';
 import { ToolSchemas, encodeParameterValue } from './tool-values.js';
 import { pyJsonDumps } from '../template/python-format.js';
 
@@ -55,7 +55,7 @@ export class ToolCallParser {
   private buf = '';
   /** Text of a block that is not yet known to be a tool call (emitted as text if it is not). */
   private raw = '';
-  private scanFrom = 0;
+  private valueParts: string[] = [];
   private calls = 0;
   private current: { index: number; name: string; keys: Set<string>; empty: boolean } | null = null;
   private paramKey = '';
@@ -223,24 +223,25 @@ export class ToolCallParser {
         this.buf = buf.slice(r.used);
         this.paramKey = r.name;
         this.state = r.name === '' ? 'body' : 'value';
-        this.scanFrom = 0;
+        this.valueParts = [];
         return true;
       }
       case 'value': {
-        const hit = findFirst(buf, VALUE_TAGS, this.scanFrom);
-        if (hit) {
-          this.addParam(events, buf.slice(0, hit.index));
-          this.buf = buf.slice(hit.tag === TAGS.parameterClose ? hit.index + hit.tag.length : hit.index);
+        // The value so far lives in `valueParts`; `buf` only holds text not yet searched plus a
+        // possible partial tag, so long values cost linear time.
+        const hit = findFirst(buf, VALUE_TAGS);
+        if (hit || eof) {
+          const end = hit ? hit.index : buf.length;
+          this.valueParts.push(buf.slice(0, end));
+          this.addParam(events, this.valueParts.join(''));
+          this.valueParts = [];
+          this.buf = hit ? buf.slice(hit.tag === TAGS.parameterClose ? end + hit.tag.length : end) : '';
           this.state = 'body';
           return true;
         }
-        if (eof) {
-          this.addParam(events, buf);
-          this.buf = '';
-          this.state = 'body';
-          return true;
-        }
-        this.scanFrom = resumeFrom(buf.length, VALUE_TAGS);
+        const keep = heldSuffix(buf, VALUE_TAGS);
+        this.valueParts.push(buf.slice(0, buf.length - keep));
+        this.buf = buf.slice(buf.length - keep);
         return false;
       }
       case 'after': {

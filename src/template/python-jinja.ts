@@ -10,6 +10,7 @@ import { Environment, Interpreter, parse, tokenize } from '@huggingface/jinja';
 import { TemplateRaisedError, TemplateRenderError, TemplateSyntaxError } from './errors.js';
 import { type RuntimeFunction, type RuntimeValue, fromRuntime, rt, toRuntime } from './jinja-runtime.js';
 import { pyJsonDumps, pyStr, pyStrip, isPySpace } from './python-format.js';
+import { percentFormat } from './percent-format.js';
 import { strftime } from './strftime.js';
 
 type Node = { type: string; [key: string]: unknown };
@@ -29,7 +30,7 @@ const STATEMENT_TYPES = new Set([
   'FilterStatement',
 ]);
 /** Filters whose @huggingface/jinja result differs from Jinja2's; replaced by `__py_filter_<name>`. */
-const PY_FILTERS = new Set(['string', 'trim', 'tojson', 'length', 'count', 'join', 'items']);
+const PY_FILTERS = new Set(['string', 'trim', 'tojson', 'length', 'count', 'join', 'items', 'int', 'round', 'format']);
 /** Tests that differ (dicts are iterable, booleans are numbers, float test missing). */
 const PY_TESTS = new Set(['iterable', 'number', 'integer', 'float']);
 /** Python dict attributes: `d.items` is the method in Python even if the dict has an "items" key. */
@@ -87,7 +88,9 @@ function rewrite(node: Node): Node {
     }
     case 'BinaryExpression': {
       const op = (node.operator as { value: string }).value;
-      return op === '~' ? call('__py_concat', [node.left, node.right]) : node;
+      if (op === '~') return call('__py_concat', [node.left, node.right]);
+      if (op === '%') return call('__py_mod', [node.left, node.right]);
+      return node;
     }
     case 'TestExpression': {
       const test = (node.test as Node).value as string;
@@ -393,6 +396,54 @@ const GLOBAL_FUNCTIONS: Record<string, RuntimeFunction> = {
       throw new TemplateRenderError('Can only get item pairs from a mapping.');
     }
     return rt.list([...(v!.value as Map<string, RuntimeValue>).entries()].map(([k, x]) => rt.list([rt.str(k), x])));
+  },
+  __py_filter_int: (args) => {
+    const [pos, kw] = splitArgs(args);
+    const dflt = arg(pos, kw, 1, 'default') ?? rt.int(0);
+    const v = pos[0]!;
+    if (v.type === 'IntegerValue') return v;
+    if (v.type === 'BooleanValue') return rt.int(v.value ? 1 : 0);
+    if (v.type === 'FloatValue') return Number.isFinite(v.value) ? rt.int(Math.trunc(v.value as number)) : dflt;
+    if (v.type === 'StringValue') {
+      const t = (v.value as string).trim().replace(/_/g, '');
+      if (/^[+-]?\d+$/.test(t)) return rt.int(Number(t));
+      const f = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : NaN;
+      return Number.isFinite(f) ? rt.int(Math.trunc(f)) : dflt;
+    }
+    return dflt;
+  },
+  __py_filter_round: (args) => {
+    // Jinja2 do_round: 'common' is Python's round(), or 'ceil'/'floor'; always a float.
+    const [pos, kw] = splitArgs(args);
+    const x = pos[0]!.value as number;
+    const precision = (arg(pos, kw, 1, 'precision')?.value as number | undefined) ?? 0;
+    const method = text(arg(pos, kw, 2, 'method')) || 'common';
+    const m = 10 ** precision;
+    // Python's round(): ties go to the even neighbour.
+    const even = (y: number): number => (Math.abs(y % 1) === 0.5 ? 2 * Math.round(y / 2) : Math.round(y));
+    const f = method === 'ceil' ? Math.ceil : method === 'floor' ? Math.floor : even;
+    return rt.float(f(x * m) / m);
+  },
+  __py_filter_format: (args) => {
+    const [pos, kw] = splitArgs(args);
+    if (kw.size > 0) return rt.str(percentFormat(text(pos[0]), fromRuntime(rt.dict(kw))));
+    return rt.str(percentFormat(text(pos[0]), pos.slice(1).map(fromRuntime)));
+  },
+  __py_mod: ([a, b]) => {
+    if (a!.type === 'StringValue') {
+      const r = fromRuntime(b!);
+      const values = b!.type === 'TupleValue' ? (r as { items: unknown[] }).items : b!.type === 'ObjectValue' ? r : [r];
+      return rt.str(percentFormat(a!.value as string, values));
+    }
+    const numeric = ['IntegerValue', 'FloatValue', 'BooleanValue'];
+    if (!numeric.includes(a!.type) || !numeric.includes(b!.type)) {
+      throw new TemplateRenderError(`unsupported operand types for %: ${a!.type} and ${b!.type}`);
+    }
+    const x = Number(a!.value);
+    const y = Number(b!.value);
+    if (y === 0) throw new TemplateRenderError('ZeroDivisionError: modulo by zero');
+    const r = x - Math.floor(x / y) * y; // Python: the result takes the divisor's sign
+    return a!.type === 'FloatValue' || b!.type === 'FloatValue' ? rt.float(r) : rt.int(r);
   },
   __py_test_iterable: ([v]) =>
     rt.bool(['ArrayValue', 'TupleValue', 'StringValue', 'ObjectValue', 'KeywordArgumentsValue'].includes(v!.type)),

@@ -116,6 +116,21 @@ describe('promptOpensReasoning', () => {
   });
 });
 
+describe('cost', () => {
+  it('stays linear on long outputs fed one character at a time', () => {
+    // A quadratic buffer would take tens of seconds here; linear takes well under one.
+    const tools = [{ name: 'write', parameters: { type: 'object', properties: { code: { type: 'string' } } } }];
+    const code = 'x = 1  \n'.repeat(15000);
+    const text = 'think '.repeat(10000) + '</think>' + 'answer '.repeat(10000) + '<tool_call>\n<function=write>\n<parameter=code>\n' + code;
+    const start = performance.now();
+    const p = new OutputParser({ tools, idGenerator: () => 'i' });
+    for (const ch of text) p.feed(ch);
+    const r = p.finish().result;
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(JSON.parse(r.toolCalls[0]!.function.arguments).code).toBe(code.slice(0, -1));
+  });
+});
+
 describe('tag-soup fuzz (seeded)', () => {
   const FRAGMENTS = [
     '<tool_call>',
