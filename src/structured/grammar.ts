@@ -44,9 +44,10 @@ export function settleMinLengths(nodes: Iterable<Node>): void {
   }
 }
 
-const isWs = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
+// no \r: a model must not be able to fill a gap with carriage returns
+const isWs = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x09;
 /** Whitespace bytes allowed between two JSON tokens (bounded so output cannot stall in blanks). */
-export const MAX_WS = 24;
+export const MAX_WS = 16;
 
 /** Optional whitespace, then `k`. `k` must not itself start with whitespace. */
 export function ws(k: State, used = 0): State {
