@@ -39,3 +39,51 @@ export function parseSse(text: string): unknown[] {
 
 export const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   new Request(`http://local${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+/**
+ * Steers the real model through a fixed output: every engine request submitted while active gets a logits
+ * processor that forces the tokens of `text` and then `<|im_end|>`. Engine, HTTP, decoding and parsing stay
+ * real; only the choice of tokens is scripted (a random tiny model says nothing useful by itself).
+ */
+export function scriptOutput(model: ServedModel, text: string): () => void {
+  const ids = [...model.tokenizer.encode(text, { addSpecialTokens: false }), model.tokenizer.specialTokens.imEnd ?? model.eosIds[0]];
+  const engine = model.engine;
+  const original = engine.submit.bind(engine);
+  engine.submit = (req) =>
+    original({
+      ...req,
+      logitsProcessors: [
+        ...(req.logitsProcessors ?? []),
+        (generated, logits) => {
+          const id = ids[Math.min(generated.length, ids.length - 1)];
+          logits.fill(-Infinity);
+          logits[id] = 0;
+        },
+      ],
+    });
+  return () => {
+    engine.submit = original;
+  };
+}
+
+/** Concatenated streamed deltas of choice 0. */
+export function joinDeltas(events: unknown[]): { content: string; reasoning: string; reasoningContent: string; finish: string | null; toolCalls: Array<{ id?: string; name?: string; arguments: string }> } {
+  const out = { content: '', reasoning: '', reasoningContent: '', finish: null as string | null, toolCalls: [] as Array<{ id?: string; name?: string; arguments: string }> };
+  for (const e of events) {
+    if (e === '[DONE]') continue;
+    const ch = (e as { choices: Array<{ index: number; delta: Record<string, unknown>; finish_reason: string | null }> }).choices?.[0];
+    if (!ch || ch.index !== 0) continue;
+    const d = ch.delta as { content?: string; reasoning?: string; reasoning_content?: string; tool_calls?: Array<{ index: number; id?: string; function: { name?: string; arguments?: string } }> };
+    out.content += d.content ?? '';
+    out.reasoning += d.reasoning ?? '';
+    out.reasoningContent += d.reasoning_content ?? '';
+    for (const tc of d.tool_calls ?? []) {
+      const cur = (out.toolCalls[tc.index] ??= { arguments: '' });
+      if (tc.id) cur.id = tc.id;
+      if (tc.function.name) cur.name = tc.function.name;
+      cur.arguments += tc.function.arguments ?? '';
+    }
+    if (ch.finish_reason) out.finish = ch.finish_reason;
+  }
+  return out;
+}
