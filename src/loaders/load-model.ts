@@ -114,7 +114,7 @@ export function loadModel<T extends Tensor>(dir: string, ops: Ops<T>, opts: Load
         const sliceBytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.info.dtype];
         bytes = ckpt.readBytes(t.source, t.index * sliceBytes, sliceBytes);
       }
-      weights.set(t.name, ops.fromFloat32(toFloat32(bytes, t.info.dtype), t.shape));
+      weights.set(t.name, ops.fromBytes ? ops.fromBytes(bytes, t.info.dtype, t.shape) : ops.fromFloat32(toFloat32(bytes, t.info.dtype), t.shape));
       opts.onProgress?.(idx + 1, tensors.length, t.name);
     });
     return { dir, config, model: new NemotronH(config, ops, weights), generation, unusedTensors: unused };

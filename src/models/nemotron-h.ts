@@ -66,6 +66,7 @@ export class NemotronH<T extends Tensor> {
   forward(batch: readonly SequenceInput<T>[], allLogits = false): T {
     const { ops, config: c } = this;
     if (batch.length === 0) throw new Error('forward: empty batch');
+    ops.beginStep?.();
     const segments: Segment[] = [];
     const ids: number[] = [];
     for (const s of batch) {

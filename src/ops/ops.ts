@@ -75,6 +75,17 @@ export interface Ops<T extends Tensor = Tensor> {
 
   /** Creates a tensor from host float32 data (weights, inputs). */
   fromFloat32(data: Float32Array, shape: readonly number[]): T;
+  /**
+   * Optional: creates a weight from raw little-endian checkpoint bytes, so that a backend can keep a compact dtype
+   * (e.g. BF16 on a GPU). Loaders use it when present; values equal fromFloat32 of the converted bytes up to the
+   * backend's storage precision. The CPU reference does not implement it.
+   */
+  fromBytes?(bytes: Uint8Array, dtype: 'BF16' | 'F16' | 'F32', shape: readonly number[]): T;
+  /**
+   * Optional: called by the model at the start of each forward pass. A backend may then reuse the memory of the
+   * tensors that earlier compute ops returned, so read a forward's results before starting the next one.
+   */
+  beginStep?(): void;
   /** Copies a tensor back to the host. */
   toFloat32(t: T): Float32Array;
   zeros(shape: readonly number[]): T;
