@@ -29,7 +29,12 @@ export function buildNormalizer(node: unknown): Normalizer | null {
     case 'NFKD':
       return (s) => s.normalize(t);
     case 'Lowercase':
-      return (s) => s.toLowerCase();
+      // Per code point, like the Rust normalizer (no context rules such as final sigma).
+      return (s) => {
+        let out = '';
+        for (const ch of s) out += ch.toLowerCase();
+        return out;
+      };
     case 'Sequence': {
       const parts = ((n.normalizers as unknown[]) ?? []).map(buildNormalizer).filter((f): f is Normalizer => !!f);
       if (parts.length === 0) return null;
@@ -56,7 +61,7 @@ export type PreTokenizer = (text: string, emit: WordSink) => void;
 const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 function escapeRegExp(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'); // u-mode allows escaping only these (not "-")
 }
 
 /**

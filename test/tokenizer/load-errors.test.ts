@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BYTE_TO_CHAR } from '../../src/tokenizer/byte-level.js';
 import { Tokenizer, TokenizerLoadError } from '../../src/tokenizer/index.js';
 
 const tiny = {
@@ -86,5 +87,27 @@ describe('tokenizer load errors', () => {
       expect(e.message.startsWith(join(dir, 'tokenizer.json') + ': ')).toBe(true);
       expect(e.message).toMatch(re);
     }
+  });
+});
+
+describe('less common pipeline pieces', () => {
+  const byteVocab = (): Record<string, number> => {
+    const v: Record<string, number> = {};
+    BYTE_TO_CHAR.forEach((c, b) => (v[c] = b)); // one token per byte, id = byte value
+    v['ab'] = 300;
+    return v;
+  };
+  const make = (patch: Record<string, unknown>): Tokenizer =>
+    Tokenizer.fromJSON({ ...tiny, model: { type: 'BPE', vocab: byteVocab(), merges: ['a b'] }, ...patch });
+
+  it('Split with a literal String pattern (Removed) and with - in it', () => {
+    const tok = make({ pre_tokenizer: { type: 'Split', pattern: { String: '-' }, behavior: 'Removed', invert: false } });
+    expect(tok.encode('ab-ab--a')).toEqual([300, 300, 97]);
+  });
+
+  it('Lowercase normalizer works per character (no final-sigma rule, as in Rust)', () => {
+    const tok = make({ normalizer: { type: 'Lowercase' } });
+    expect(tok.encode('AB')).toEqual([300]);
+    expect(tok.decode(tok.encode('ΑΣ'))).toBe('ασ');
   });
 });
