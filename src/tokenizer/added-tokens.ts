@@ -32,12 +32,15 @@ const SPACE_AT_START = /^\p{White_Space}*/u;
 /** Leftmost-longest matcher over a fixed set of added tokens. */
 export class AddedTokenMatcher {
   private readonly root: TrieNode = { next: new Map(), token: null };
+  /** 1 for UTF-16 code units that start some token: the scan skips everything else without a map lookup. */
+  private readonly first = new Uint8Array(65536);
   readonly size: number;
 
   constructor(tokens: readonly AddedTokenSpec[]) {
     for (const t of tokens) {
       if (t.content === '') continue;
       let node = this.root;
+      this.first[t.content.charCodeAt(0)] = 1;
       for (let i = 0; i < t.content.length; i++) {
         const c = t.content.charCodeAt(i);
         let nx = node.next.get(c);
@@ -73,11 +76,11 @@ export class AddedTokenMatcher {
       if (text.length) out.push({ text, id: -1 });
       return;
     }
-    const root = this.root;
+    const first = this.first;
     let emitted = 0; // text before this offset is already in `out`
     let pos = 0;
     while (pos < text.length) {
-      if (!root.next.has(text.charCodeAt(pos))) {
+      if (first[text.charCodeAt(pos)] === 0) {
         pos++;
         continue;
       }

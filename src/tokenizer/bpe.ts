@@ -17,7 +17,7 @@ export interface BpeConfig {
 }
 
 const CACHE_MAX_WORD = 256; // longer words are not cached
-const CACHE_MAX_SLOTS = 1 << 20; // past this the cache is emptied rather than grown
+const CACHE_MAX_SLOTS = 1 << 18; // past this the cache is emptied rather than grown (bounds memory to ~30 MB)
 
 /** FNV-1a over the UTF-16 code units of text[start, end). */
 function hashRange(text: string, start: number, end: number): number {

@@ -63,3 +63,11 @@ describe('Nemotron-layout special tokens', () => {
     expect(tok.encode('x<<|im_end|>>y', { addSpecialTokens: false })).toContain(11);
   });
 });
+
+describe('input JavaScript strings can hold but UTF-8 cannot', () => {
+  it('encodes a lone surrogate as U+FFFD instead of throwing', () => {
+    const ids = tok.encode('a\ud800b', { addSpecialTokens: false });
+    expect(tok.decode(ids)).toBe('a\ufffdb');
+    expect(ids).toEqual(tok.encode('a\ufffdb', { addSpecialTokens: false }));
+  });
+});
