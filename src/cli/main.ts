@@ -10,6 +10,8 @@ import { UsageError } from './args.js';
 const COMMANDS: Record<string, { module: string; about: string }> = {
   generate: { module: './commands/generate.js', about: 'continue a prompt' },
   info: { module: './commands/info.js', about: 'describe a model directory' },
+  serve: { module: './commands/serve.js', about: 'OpenAI-compatible HTTP server (NIM / vLLM API)' },
+  chat: { module: './commands/chat.js', about: 'interactive chat (streams, reasoning, demo tools)' },
 };
 
 interface CommandModule {

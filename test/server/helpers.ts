@@ -45,12 +45,16 @@ export const post = (path: string, body: unknown, headers: Record<string, string
  * processor that forces the tokens of `text` and then `<|im_end|>`. Engine, HTTP, decoding and parsing stay
  * real; only the choice of tokens is scripted (a random tiny model says nothing useful by itself).
  */
-export function scriptOutput(model: ServedModel, text: string): () => void {
-  const ids = [...model.tokenizer.encode(text, { addSpecialTokens: false }), model.tokenizer.specialTokens.imEnd ?? model.eosIds[0]];
+export function scriptOutput(model: ServedModel, text: string | string[]): () => void {
+  const texts = Array.isArray(text) ? text : [text];
+  let calls = 0;
   const engine = model.engine;
   const original = engine.submit.bind(engine);
-  engine.submit = (req) =>
-    original({
+  engine.submit = (req) => {
+    // successive requests take successive scripts (the last one repeats)
+    const t = texts[Math.min(calls++, texts.length - 1)];
+    const ids = [...model.tokenizer.encode(t, { addSpecialTokens: false }), model.tokenizer.specialTokens.imEnd ?? model.eosIds[0]];
+    return original({
       ...req,
       logitsProcessors: [
         ...(req.logitsProcessors ?? []),
@@ -61,6 +65,7 @@ export function scriptOutput(model: ServedModel, text: string): () => void {
         },
       ],
     });
+  };
   return () => {
     engine.submit = original;
   };

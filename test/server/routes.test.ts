@@ -39,7 +39,7 @@ describe('management routes', () => {
     expect(await r.json()).toMatchObject({ object: 'health.response', status: 'not_ready' });
     const c = await a.request(post('/v1/chat/completions', { messages: user('x') }));
     expect(c.status).toBe(503);
-    expect((await c.json()).error).toMatchObject({ type: 'ServiceUnavailableError', code: 503 });
+    expect(((await c.json()) as any).error).toMatchObject({ type: 'ServiceUnavailableError', code: 503 });
     loading.setReady(model);
     expect((await a.request('/v1/health/ready')).status).toBe(200);
   });
