@@ -4,7 +4,8 @@
  * grammar state), and the stop tokens are allowed only where the JSON is complete. Reasoning-aware: when the
  * prompt leaves a `<think>` block open, the constraint starts after `</think>`. Length-aware: when the tokens
  * left (max_tokens) are just enough to finish, only tokens on a shortest path to a complete value remain, so
- * the answer is valid JSON and ends with a stop token instead of being cut off.
+ * the answer is valid JSON and ends with a stop token instead of being cut off (when max_tokens allows the
+ * shortest value at all).
  */
 import type { LogitsProcessor } from '../engine/engine.js';
 import { END, type Node, type State, ws } from './grammar.js';
@@ -50,15 +51,18 @@ export class VocabIndex {
     return this.bytes[id] ?? new Uint8Array();
   }
 
-  /** Ordinary tokens allowed from `state`; with `shortest`, only those on a shortest path to accept. */
-  allowed(state: State, shortest: boolean): number[] {
+  /**
+   * Ordinary tokens allowed from `state` whose end state can still be completed within `budget` bytes
+   * (Infinity = no limit). With `shortest`, only tokens on a shortest path to a complete value.
+   */
+  allowed(state: State, budget = Infinity, shortest = false): number[] {
     const out: number[] = [];
     const walk = (node: TrieNode, s: State): void => {
       for (const [b, child] of node.children) {
         const next = s.step(b);
         if (!next) continue;
         if (shortest && next.min !== s.min - 1) continue;
-        for (const id of child.ids) out.push(id);
+        if (next.min <= budget) for (const id of child.ids) out.push(id);
         if (child.children.size) walk(child, next);
       }
     };
@@ -126,9 +130,10 @@ export function grammarConstraint(opts: ConstraintOptions): LogitsProcessor {
       if (id !== undefined && left <= initialMin + 2) forceOnly(logits, [id]);
       return;
     }
-    const shortest = left - 1 <= state.min;
-    let allowed = state.accept && shortest && state.min === 0 ? [] : opts.vocab.allowed(state, shortest);
-    if (allowed.length === 0 && shortest) allowed = opts.vocab.allowed(state, false);
+    // after this token, left - 1 tokens remain and one of them must be a stop token; one byte per token
+    // is always possible (byte tokens), so a token is safe when its end state needs at most left - 2 bytes
+    let allowed = opts.vocab.allowed(state, left - 2);
+    if (allowed.length === 0 && !state.accept) allowed = opts.vocab.allowed(state, Infinity, true); // too late: best effort
     if (state.accept || allowed.length === 0) allowed = allowed.concat([...stops]);
     forceOnly(logits, allowed);
   };
