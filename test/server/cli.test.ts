@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chatSession } from '../../src/cli/commands/chat.js';
 import { createApp } from '../../src/server/app.js';
 import { silentLogger } from '../../src/server/logger.js';
-import { ModelHost } from '../../src/server/model.js';
+import { defaultModelDir, ModelHost, requireModelDir } from '../../src/server/model.js';
 import { loadTiny, scriptOutput, testOptions, TINY_CHAT } from './helpers.js';
 
 async function session(lines: string[], over: Partial<Parameters<typeof chatSession>[0]> = {}) {
@@ -59,7 +59,7 @@ describe('nemotron chat', () => {
   });
 
   it('/think off switches thinking per request, history is kept, /reset clears it', async () => {
-    const s = await session([]);
+    const s = await session([], { tools: false });
     const restore = scriptOutput(s.model, 'Hello.');
     s.send(['Hi', '/think off', 'Again', '/reset', 'Fresh', '/exit', 'ignored']);
     await s.done;
@@ -72,6 +72,13 @@ describe('nemotron chat', () => {
 });
 
 describe('nemotron serve', () => {
+  it('resolves the built-in model to <package root>/models/default and names a missing one clearly', () => {
+    expect(defaultModelDir()).toBe(join(TINY_CHAT, '..', '..', '..', '..', 'models', 'default'));
+    expect(() => requireModelDir('/nonexistent/models/default', true)).toThrow(/built-in model is missing .* pass --model DIR/);
+    expect(() => requireModelDir('/nonexistent/x', false)).toThrow(/not a model directory/);
+    expect(() => requireModelDir(TINY_CHAT, false)).not.toThrow();
+  });
+
   it('starts from NIM env vars, serves /v1/models, stops on SIGTERM', async () => {
     const root = join(TINY_CHAT, '..', '..', '..', '..');
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'serve', '--model', TINY_CHAT, '--host', '127.0.0.1'], {
