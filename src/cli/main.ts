@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { module: string; about: string }> = {
   info: { module: './commands/info.js', about: 'describe a model directory' },
   serve: { module: './commands/serve.js', about: 'OpenAI-compatible HTTP server (NIM / vLLM API)' },
   chat: { module: './commands/chat.js', about: 'interactive chat (streams, reasoning, demo tools)' },
+  bench: { module: './commands/bench.js', about: 'decode/prefill speed (CUDA graphs, random weights of the real shape)' },
 };
 
 interface CommandModule {

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Packs what a GPU-machine run needs beyond the git tree into .device/ (ignored by git; carried by the run):
+# node_modules for vitest, tsx and koffi (with only its linux-x64 native binary) as one xz tarball.
+# The Node binary itself (.device/node.xz) is provided by the workplace.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+mkdir -p .device
+node scripts/cuda/closure.mjs "$PWD" vitest tsx koffi @koromix/koffi-linux-x64 > .device/nm.list
+tar -cf - -T .device/nm.list | xz -T0 -6 > .device/nm.tar.xz
+du -h .device/nm.tar.xz .device/node.xz

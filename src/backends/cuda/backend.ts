@@ -1,0 +1,246 @@
+/**
+ * The CUDA backend: implements every op of src/ops/ops.ts on one NVIDIA GPU. Weights are BF16 on the device when
+ * the checkpoint has them (2-D matrices; vectors and other dtypes become float32), activations and Mamba state
+ * are float32, accumulation is float32. Kernels are CUDA C in ./kernels compiled at run time by NVRTC; GEMMs with
+ * many rows go to cuBLAS. Temporaries live in a step arena recycled by `beginStep()` (called by the model at the
+ * start of each forward): read a forward's results before starting the next one.
+ */
+import type { AttnDims, KvCache, OpName, Ops, RouteDims, Routing, Segment, SsmDims } from '../../ops/ops.js';
+import { toFloat32 as bytesToFloat32, type FileDType } from '../../loaders/dtype.js';
+import { Blas } from './blas.js';
+import { CudaDevice } from './device.js';
+import { Kernels } from './launch.js';
+import { attention } from './ops/attention.js';
+import { add, addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
+import { mambaConv, ssmScan } from './ops/mamba.js';
+import { matmul } from './ops/matmul.js';
+import { moeExperts, moeRoute } from './ops/moe.js';
+import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
+
+const ALL: ReadonlySet<OpName> = new Set<OpName>([
+  'embed', 'rmsNorm', 'matmul', 'add', 'addBias', 'gatherRows', 'splitCols', 'relu2', 'mambaConv', 'ssmScan', 'gatedRmsNorm',
+  'attention', 'moeRoute', 'moeExperts',
+]);
+
+export interface CudaBackendOptions {
+  /** Device ordinal (default 0). */
+  device?: number;
+  /** Float32-accurate activations in cuBLAS GEMMs (two bf16 passes); default false (bf16 activations, like HF). */
+  precise?: boolean;
+  /** Tests: fill every new temporary with NaN, so that an element a kernel fails to write shows up. */
+  poison?: boolean;
+}
+
+export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
+  readonly name = 'cuda';
+  readonly dev: CudaDevice;
+  readonly kernels: Kernels;
+  readonly blas: Blas;
+  readonly precise: boolean;
+  private readonly poison: boolean;
+  private readonly f32Cache = new WeakMap<CudaTensor, CudaTensor>();
+
+  constructor(opts: CudaBackendOptions = {}) {
+    this.dev = new CudaDevice(opts.device ?? 0);
+    this.kernels = new Kernels(this.dev);
+    this.blas = new Blas(this.dev);
+    this.precise = opts.precise ?? false;
+    this.poison = opts.poison ?? false;
+  }
+
+  supports(op: OpName): boolean {
+    return ALL.has(op);
+  }
+
+  // ---- memory -------------------------------------------------------------------------------------------
+
+  /** A pool (long-lived) tensor. */
+  persistent(shape: readonly number[], dtype: DType = 'f32'): CudaTensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const a = this.dev.pool.alloc(Math.max(1, n * DTYPE_BYTES[dtype]));
+    return new CudaTensor([...shape], dtype, a.ptr, shape.length ? shape[shape.length - 1] : 1, -1, { size: a.size });
+  }
+
+  alloc(shape: readonly number[], dtype: DType = 'f32'): CudaTensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const ptr = this.dev.arena.alloc(n * DTYPE_BYTES[dtype]);
+    if (this.poison) this.dev.fill32(ptr, dtype === 'bf16' ? 0x7fc07fc0 : 0x7fc00000, Math.ceil((n * DTYPE_BYTES[dtype]) / 4));
+    return new CudaTensor([...shape], dtype, ptr, shape.length ? shape[shape.length - 1] : 1, this.dev.arena.generation, null);
+  }
+
+  withScratch<R>(fn: (scratch: (bytes: number) => number) => R): R {
+    const arena = this.dev.arena;
+    const m = arena.mark();
+    try {
+      return fn((bytes) => arena.alloc(bytes));
+    } finally {
+      arena.release(m);
+    }
+  }
+
+  live(...ts: (CudaTensor | null | undefined)[]): void {
+    for (const t of ts) {
+      if (!t) continue;
+      if (!(t instanceof CudaTensor)) throw new TypeError('cuda backend: got a tensor of another backend');
+      if (t.released) throw new Error('cuda backend: tensor used after release()');
+      if (t.gen >= 0 && t.gen !== this.dev.arena.generation) {
+        throw new Error('cuda backend: tensor used after the step that made it ended (read results before the next forward)');
+      }
+    }
+  }
+
+  contig(t: CudaTensor): CudaTensor {
+    if (t.contiguous) return t;
+    if (t.dtype !== 'f32') throw new Error(`cuda backend: strided ${t.dtype} views are not supported`);
+    const out = this.alloc(t.shape);
+    this.kernels.launch('copy2d_f32', [Math.ceil(t.cols / 256), t.rows], 256, [t.ptr, t.ld, out.ptr, t.cols, t.cols]);
+    return out;
+  }
+
+  f32(t: CudaTensor): CudaTensor {
+    if (t.dtype === 'f32') return this.contig(t);
+    let c = this.f32Cache.get(t);
+    if (!c) {
+      if (t.dtype !== 'bf16' || !t.contiguous) throw new Error(`cuda backend: cannot use a ${t.dtype} tensor as a float32 parameter`);
+      c = this.persistent(t.shape);
+      this.kernels.launch('bf16_to_f32', this.blocks(t.numel), 256, [t.ptr, c.ptr, t.numel]);
+      this.f32Cache.set(t, c);
+    }
+    return c;
+  }
+
+  blocks(n: number, perBlock = 256): number {
+    return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
+  }
+
+  /** Starts a step: temporaries of the previous step become invalid and their memory is reused. */
+  beginStep(): void {
+    if (this.dev.mode === 'eager' && this.dev.meta.offset > 0) this.dev.sync(); // staging copies done before reuse
+    this.dev.arena.reset();
+    this.dev.meta.reset();
+  }
+
+  // ---- tensors ------------------------------------------------------------------------------------------
+
+  fromFloat32(data: Float32Array, shape: readonly number[]): CudaTensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== data.length) throw new Error(`fromFloat32: shape [${shape}] needs ${n} values, got ${data.length}`);
+    const t = this.persistent(shape);
+    this.dev.upload(t.ptr, data);
+    return t;
+  }
+
+  /** BF16 matrices stay BF16 on the device (rows of a multiple of 8 for 16-byte loads); everything else float32. */
+  fromBytes(bytes: Uint8Array, dtype: FileDType, shape: readonly number[]): CudaTensor {
+    if (dtype === 'BF16' && shape.length === 2 && shape[1] % 8 === 0) {
+      const n = shape[0] * shape[1];
+      if (bytes.byteLength !== n * 2) throw new Error(`fromBytes: shape [${shape}] needs ${n * 2} bytes, got ${bytes.byteLength}`);
+      const t = this.persistent(shape, 'bf16');
+      this.dev.upload(t.ptr, bytes);
+      return t;
+    }
+    return this.fromFloat32(bytesToFloat32(bytes, dtype), shape);
+  }
+
+  toFloat32(t: CudaTensor): Float32Array {
+    this.live(t);
+    if (t.dtype === 'bf16') {
+      const raw = new Uint16Array(t.rows * t.ld);
+      this.dev.download(raw, t.ptr);
+      const out = new Float32Array(t.numel);
+      const u = new Uint32Array(out.buffer);
+      for (let r = 0; r < t.rows; r++) for (let j = 0; j < t.cols; j++) u[r * t.cols + j] = raw[r * t.ld + j] << 16;
+      return out;
+    }
+    const c = this.contig(t);
+    if (t.dtype === 'i32') {
+      const ids = new Int32Array(t.numel);
+      this.dev.download(ids, c.ptr);
+      return Float32Array.from(ids);
+    }
+    const out = new Float32Array(t.numel);
+    this.dev.download(out, c.ptr);
+    return out;
+  }
+
+  zeros(shape: readonly number[]): CudaTensor {
+    const t = this.persistent(shape);
+    this.dev.fill32(t.ptr, 0, t.numel);
+    return t;
+  }
+
+  copy(dst: CudaTensor, src: CudaTensor): void {
+    this.live(dst, src);
+    if (dst.numel !== src.numel || dst.dtype !== src.dtype) throw new Error(`copy: [${src.shape}] ${src.dtype} into [${dst.shape}] ${dst.dtype}`);
+    if (!dst.contiguous) throw new Error('copy: destination must be contiguous');
+    const s = this.contig(src);
+    this.dev.copy(dst.ptr, s.ptr, src.numel * DTYPE_BYTES[src.dtype]);
+  }
+
+  newKvCache(dims: AttnDims): KvCache {
+    return new CudaKvCache(dims.kvHeads * dims.headDim);
+  }
+
+  release(t: CudaTensor | KvCache): void {
+    if (t instanceof CudaKvCache) {
+      if (!t.released && t.capacity) {
+        this.dev.pool.release(t.k, t.allocSize);
+        this.dev.pool.release(t.v, t.allocSize);
+      }
+      t.released = true;
+      return;
+    }
+    if (t instanceof CudaTensor && t.owned && !t.released) this.dev.pool.release(t.ptr, t.owned.size);
+    if (t instanceof CudaTensor) t.released = true;
+  }
+
+  /** A pool tensor of uniform random values in [lo, hi) made on the device (random-weights mode). */
+  randomTensor(shape: readonly number[], dtype: 'f32' | 'bf16', lo: number, hi: number, seed: number): CudaTensor {
+    const t = this.persistent(shape, dtype);
+    this.kernels.launch('rand_fill', this.blocks(t.numel), 256, [t.ptr, dtype === 'bf16' ? 1 : 0, t.numel, seed >>> 0, lo, hi]);
+    return t;
+  }
+
+  /** Row-wise argmax on the device; returns the indices (greedy sampling without copying logits back). */
+  argmaxRows(x: CudaTensor): Int32Array {
+    this.live(x);
+    const c = this.contig(x);
+    const out = this.alloc([x.rows], 'i32');
+    this.kernels.launch('argmax_rows', x.rows, 256, [c.ptr, x.cols, out.ptr]);
+    const ids = new Int32Array(x.rows);
+    this.dev.download(ids, out.ptr);
+    return ids;
+  }
+
+  // ---- ops ----------------------------------------------------------------------------------------------
+
+  embed(table: CudaTensor, ids: Int32Array): CudaTensor { return embed(this, table, ids); }
+  rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor { return rmsNorm(this, x, w, eps); }
+  matmul(x: CudaTensor, w: CudaTensor): CudaTensor { return matmul(this, x, w); }
+  add(a: CudaTensor, b: CudaTensor): CudaTensor { return add(this, a, b); }
+  addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return addBias(this, x, b); }
+  gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor { return gatherRows(this, x, rows); }
+  splitCols(x: CudaTensor, widths: readonly number[]): CudaTensor[] { return splitCols(this, x, widths); }
+  relu2(x: CudaTensor): CudaTensor { return relu2(this, x); }
+  mambaConv(xBC: CudaTensor, w: CudaTensor, b: CudaTensor | null, segments: readonly Segment[], states: readonly CudaTensor[]): CudaTensor {
+    return mambaConv(this, xBC, w, b, segments, states);
+  }
+  ssmScan(
+    x: CudaTensor, dt: CudaTensor, B: CudaTensor, C: CudaTensor, aLog: CudaTensor, d: CudaTensor, dtBias: CudaTensor,
+    dims: SsmDims, segments: readonly Segment[], states: readonly CudaTensor[],
+  ): CudaTensor {
+    return ssmScan(this, x, dt, B, C, aLog, d, dtBias, dims, segments, states);
+  }
+  gatedRmsNorm(y: CudaTensor, z: CudaTensor, w: CudaTensor, groupSize: number, eps: number): CudaTensor {
+    return gatedRmsNorm(this, y, z, w, groupSize, eps);
+  }
+  attention(q: CudaTensor, k: CudaTensor, v: CudaTensor, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): CudaTensor {
+    return attention(this, q, k, v, dims, segments, caches as CudaKvCache[]);
+  }
+  moeRoute(x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims): Routing<CudaTensor> {
+    return moeRoute(this, x, gate, bias, dims);
+  }
+  moeExperts(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[]): CudaTensor {
+    return moeExperts(this, x, routing, up, down);
+  }
+}

@@ -1,0 +1,101 @@
+// basic.cu: embedding lookup, elementwise ops, row gather/copy, dtype conversions, random fill, row argmax.
+#include "common.cuh"
+
+// out[r, :] = table[ids[r], :]; table is bf16 (isBf16 = 1) or f32. grid: rows.
+extern "C" __global__ void embed_rows(const void* table, int isBf16, const int* ids, float* out, int H) {
+  const long long id = ids[blockIdx.x];
+  float* o = out + (long long)blockIdx.x * H;
+  if (isBf16) {
+    const bf16* t = (const bf16*)table + id * H;
+    for (int j = threadIdx.x; j < H; j += blockDim.x) o[j] = bf2f(t[j]);
+  } else {
+    const float* t = (const float*)table + id * H;
+    for (int j = threadIdx.x; j < H; j += blockDim.x) o[j] = t[j];
+  }
+}
+
+extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) out[i] = a[i] + b[i];
+}
+
+extern "C" __global__ void add_bias_f32(const float* x, const float* b, float* out, long long n, int cols) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) out[i] = x[i] + b[i % cols];
+}
+
+extern "C" __global__ void relu2_f32(const float* x, float* out, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const float v = x[i] > 0.f ? x[i] : 0.f;
+    out[i] = v * v;
+  }
+}
+
+// out[i, :] = x[rows[i], :]. grid: output rows.
+extern "C" __global__ void gather_rows_f32(const float* x, int ldx, const int* rows, float* out, int D) {
+  const float* src = x + (long long)rows[blockIdx.x] * ldx;
+  float* dst = out + (long long)blockIdx.x * D;
+  for (int j = threadIdx.x; j < D; j += blockDim.x) dst[j] = src[j];
+}
+
+// Strided 2-D copy (materialises a column view). grid: (ceil(cols/256), rows).
+extern "C" __global__ void copy2d_f32(const float* src, int lds, float* dst, int ldd, int cols) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j < cols) dst[(long long)blockIdx.y * ldd + j] = src[(long long)blockIdx.y * lds + j];
+}
+
+// f32 [rows, cols] (row stride lds) -> bf16 hi (and lo = bf16(x - hi) when lo != 0), contiguous.
+// hi + lo carries ~16 mantissa bits: two bf16 GEMMs then match a float32-activation product (precise mode).
+extern "C" __global__ void to_bf16_split(const float* src, int lds, bf16* hi, bf16* lo, int cols) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= cols) return;
+  const float v = src[(long long)blockIdx.y * lds + j];
+  const bf16 h = f2bf(v);
+  const long long o = (long long)blockIdx.y * cols + j;
+  hi[o] = h;
+  if (lo) lo[o] = f2bf(v - bf2f(h));
+}
+
+extern "C" __global__ void bf16_to_f32(const bf16* src, float* dst, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) dst[i] = bf2f(src[i]);
+}
+
+extern "C" __global__ void f32_to_i32(const float* src, int* dst, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) dst[i] = (int)src[i];
+}
+
+// Deterministic uniform values in [lo, hi) from a counter hash (random-weights mode); bf16 or f32 output.
+__device__ __forceinline__ u32 hash32(u64 x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
+  return (u32)x;
+}
+extern "C" __global__ void rand_fill(void* p, int isBf16, long long n, u32 seed, float lo, float hi) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const float u = (hash32(((u64)seed << 40) ^ (u64)i) >> 8) * (1.f / 16777216.f);
+    const float v = lo + (hi - lo) * u;
+    if (isBf16) ((bf16*)p)[i] = f2bf(v); else ((float*)p)[i] = v;
+  }
+}
+
+// out[r] = argmax_j x[r, j] (first index on ties). grid: rows, block 256.
+extern "C" __global__ void argmax_rows(const float* x, int cols, int* out) {
+  __shared__ float sv[256];
+  __shared__ int si[256];
+  const float* row = x + (long long)blockIdx.x * cols;
+  float best = NEG_INF;
+  int bi = 0x7fffffff;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float v = row[j];
+    if (v > best || (v == best && j < bi)) { best = v; bi = j; }
+  }
+  sv[threadIdx.x] = best;
+  si[threadIdx.x] = bi;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      const float ov = sv[threadIdx.x + s];
+      const int oi = si[threadIdx.x + s];
+      if (ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x])) { sv[threadIdx.x] = ov; si[threadIdx.x] = oi; }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = si[0] == 0x7fffffff ? 0 : si[0];
+}

@@ -1,0 +1,137 @@
+// common.cuh: helpers shared by every kernel family. No system headers: NVRTC compiles these sources without
+// any include path, so bf16 is handled as raw 16-bit words (a bf16 value is the top half of a float32).
+#pragma once
+
+typedef unsigned short bf16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+#define FULL_MASK 0xffffffffu
+#define NEG_INF (-__int_as_float(0x7f800000))
+
+__device__ __forceinline__ float bf2f(bf16 h) { return __uint_as_float(((u32)h) << 16); }
+
+// float -> bf16, round to nearest even (NaN stays NaN)
+__device__ __forceinline__ bf16 f2bf(float f) {
+  u32 u = __float_as_uint(f);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return (bf16)((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (bf16)(u >> 16);
+}
+
+// 8 packed bf16 (one 16-byte load) -> 8 floats; element 0 is the low half of .x
+__device__ __forceinline__ void unpack8(uint4 u, float* f) {
+  f[0] = __uint_as_float(u.x << 16); f[1] = __uint_as_float(u.x & 0xffff0000u);
+  f[2] = __uint_as_float(u.y << 16); f[3] = __uint_as_float(u.y & 0xffff0000u);
+  f[4] = __uint_as_float(u.z << 16); f[5] = __uint_as_float(u.z & 0xffff0000u);
+  f[6] = __uint_as_float(u.w << 16); f[7] = __uint_as_float(u.w & 0xffff0000u);
+}
+
+// 16-byte load that bypasses L1 (weights are read once per step)
+__device__ __forceinline__ uint4 ld_stream(const void* p) {
+  uint4 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+  return v;
+}
+
+// Sum over the block; `sh` holds 32 floats; every thread gets the result.
+__device__ __forceinline__ float block_sum(float v, float* sh) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) sh[warp] = v;
+  __syncthreads();
+  float t = lane < nw ? sh[lane] : 0.f;
+  return warp_sum(t);
+}
+
+__device__ __forceinline__ float silu(float v) { return v / (1.f + expf(-v)); }
+__device__ __forceinline__ float sigmoid(float v) { return 1.f / (1.f + expf(-v)); }
+// PyTorch's softplus with threshold 20 (model-spec 3.4)
+__device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
+
+// Weight row loaders: a row of K weights (bf16 or f32) dotted with NT activation rows (f32, row stride ldx).
+// `vec` picks 16-byte loads (needs K % 8 == 0 for bf16, K % 4 == 0 for f32, and 16-byte aligned rows).
+template <int NT>
+__device__ __forceinline__ void dot_row_bf16(const bf16* w, const float* x, long long ldx, int nt, int K, bool vec, int lane, float* acc) {
+  if (vec) {
+    const uint4* w8 = (const uint4*)w;
+    const int K8 = K >> 3;
+    int c = lane;
+    for (; c + 96 < K8; c += 128) {  // four loads in flight per lane
+      uint4 u0 = ld_stream(w8 + c), u1 = ld_stream(w8 + c + 32), u2 = ld_stream(w8 + c + 64), u3 = ld_stream(w8 + c + 96);
+      uint4 us[4] = {u0, u1, u2, u3};
+#pragma unroll
+      for (int q = 0; q < 4; q++) {
+        float f[8];
+        unpack8(us[q], f);
+        const int cc = c + 32 * q;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+          if (t < nt) {
+            const float4* xp = (const float4*)(x + t * ldx + cc * 8);
+            float4 a = xp[0], b = xp[1];
+            acc[t] += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+          }
+        }
+      }
+    }
+    for (; c < K8; c += 32) {
+      float f[8];
+      unpack8(ld_stream(w8 + c), f);
+#pragma unroll
+      for (int t = 0; t < NT; t++) {
+        if (t < nt) {
+          const float4* xp = (const float4*)(x + t * ldx + c * 8);
+          float4 a = xp[0], b = xp[1];
+          acc[t] += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+        }
+      }
+    }
+  } else {
+    for (int k = lane; k < K; k += 32) {
+      const float wv = bf2f(w[k]);
+#pragma unroll
+      for (int t = 0; t < NT; t++) if (t < nt) acc[t] += wv * x[t * ldx + k];
+    }
+  }
+}
+
+template <int NT>
+__device__ __forceinline__ void dot_row_f32(const float* w, const float* x, long long ldx, int nt, int K, bool vec, int lane, float* acc) {
+  if (vec) {
+    const float4* w4 = (const float4*)w;
+    const int K4 = K >> 2;
+    for (int c = lane; c < K4; c += 32) {
+      float4 wv = w4[c];
+#pragma unroll
+      for (int t = 0; t < NT; t++) {
+        if (t < nt) {
+          float4 a = ((const float4*)(x + t * ldx))[c];
+          acc[t] += wv.x * a.x + wv.y * a.y + wv.z * a.z + wv.w * a.w;
+        }
+      }
+    }
+  } else {
+    for (int k = lane; k < K; k += 32) {
+      const float wv = w[k];
+#pragma unroll
+      for (int t = 0; t < NT; t++) if (t < nt) acc[t] += wv * x[t * ldx + k];
+    }
+  }
+}
+
+__device__ __forceinline__ bool aligned16(const void* p) { return (((u64)p) & 15u) == 0; }

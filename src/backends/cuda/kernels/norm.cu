@@ -1,0 +1,32 @@
+// norm.cu: RMSNorm over the last dim, and Mamba-2's gated grouped RMSNorm (model-spec 3.7).
+#include "common.cuh"
+
+// out[r] = w * x[r] / sqrt(mean(x[r]^2) + eps). grid: rows; block 256.
+extern "C" __global__ void rms_norm(const float* x, int ldx, const float* w, float* out, int H, float eps) {
+  __shared__ float sh[32];
+  const float* xr = x + (long long)blockIdx.x * ldx;
+  float ss = 0.f;
+  for (int j = threadIdx.x; j < H; j += blockDim.x) ss += xr[j] * xr[j];
+  ss = block_sum(ss, sh);
+  const float inv = 1.f / sqrtf(ss / H + eps);
+  float* o = out + (long long)blockIdx.x * H;
+  for (int j = threadIdx.x; j < H; j += blockDim.x) o[j] = w[j] * (xr[j] * inv);
+}
+
+// v = y * silu(z); each group of `gs` channels normalised by its own RMS; times w. grid: (width / gs, rows).
+extern "C" __global__ void gated_rms_norm(const float* y, int ldy, const float* z, int ldz, const float* w, float* out, int width, int gs, float eps) {
+  __shared__ float sh[32];
+  const long long r = blockIdx.y;
+  const int g0 = blockIdx.x * gs;
+  const float* yr = y + r * ldy + g0;
+  const float* zr = z + r * ldz + g0;
+  float ss = 0.f;
+  for (int j = threadIdx.x; j < gs; j += blockDim.x) {
+    const float v = yr[j] * silu(zr[j]);
+    ss += v * v;
+  }
+  ss = block_sum(ss, sh);
+  const float inv = 1.f / sqrtf(ss / gs + eps);
+  float* o = out + r * width + g0;
+  for (int j = threadIdx.x; j < gs; j += blockDim.x) o[j] = w[g0 + j] * (yr[j] * silu(zr[j])) * inv;
+}

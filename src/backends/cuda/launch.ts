@@ -1,0 +1,183 @@
+/**
+ * Kernel registry and launches. The `.cu` files in ./kernels are the single source of truth: their
+ * `extern "C" __global__` signatures are parsed to pack arguments (pointers and 64-bit ints take 8 bytes,
+ * int/unsigned/float 4, with natural alignment), so a call site only lists values in order. A file is compiled
+ * (NVRTC, disk-cached) and loaded the first time one of its kernels is used. Arguments go through the
+ * CU_LAUNCH_PARAM_BUFFER_POINTER form of cuLaunchKernel: one packed buffer, no per-argument pointers.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileCuda } from './compiler.js';
+import type { CudaDevice } from './device.js';
+import { check, type Handle } from './ffi/driver.js';
+import { getKoffi } from './ffi/load.js';
+
+type ParamKind = 'ptr' | 'i32' | 'u32' | 'f32' | 'i64';
+
+interface KernelSig {
+  file: string;
+  params: { kind: ParamKind; offset: number }[];
+  size: number;
+}
+
+interface Kernel extends KernelSig {
+  name: string;
+  fn: Handle;
+}
+
+/** Where the kernel sources are: next to this module (src/), or src/ when running from dist/. */
+export function kernelDir(): string {
+  const env = process.env.NEMOTRON_CUDA_KERNELS;
+  if (env) return env;
+  for (const rel of ['./kernels/', '../../../src/backends/cuda/kernels/']) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(join(dir, 'common.cuh'))) return dir;
+  }
+  throw new Error('CUDA kernel sources (src/backends/cuda/kernels/*.cu) not found; set NEMOTRON_CUDA_KERNELS');
+}
+
+const KIND: Record<string, ParamKind> = {
+  int: 'i32', float: 'f32', u32: 'u32', unsigned: 'u32', 'unsigned int': 'u32', 'long long': 'i64', u64: 'i64', 'unsigned long long': 'i64',
+};
+
+/** Parses the `extern "C" __global__` kernels of one source file. */
+export function parseKernels(file: string, source: string): Map<string, KernelSig> {
+  const out = new Map<string, KernelSig>();
+  const re = /extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\(([^)]*)\)/g;
+  for (const m of source.matchAll(re)) {
+    const params: KernelSig['params'] = [];
+    let offset = 0;
+    for (const raw of m[2].split(',').map((p) => p.trim()).filter(Boolean)) {
+      let kind: ParamKind;
+      if (raw.includes('*')) kind = 'ptr';
+      else {
+        const type = raw.replace(/\bconst\b/g, '').trim().split(/\s+/).slice(0, -1).join(' ');
+        const k = KIND[type];
+        if (!k) throw new Error(`${file}: kernel ${m[1]} has a parameter of unsupported type "${raw}"`);
+        kind = k;
+      }
+      const size = kind === 'ptr' || kind === 'i64' ? 8 : 4;
+      offset = Math.ceil(offset / size) * size;
+      params.push({ kind, offset });
+      offset += size;
+    }
+    out.set(m[1], { file, params, size: Math.ceil(offset / 8) * 8 });
+  }
+  return out;
+}
+
+export type Dim = number | readonly [number, number?, number?];
+
+export class Kernels {
+  private readonly dir = kernelDir();
+  private readonly sigs = new Map<string, KernelSig>();
+  private readonly headers: Record<string, string> = {};
+  private readonly modules = new Map<string, Handle>();
+  private readonly kernels = new Map<string, Kernel>();
+  private readonly argPtr: bigint;
+  private readonly argView: DataView;
+  private readonly extraPtr: bigint;
+  private readonly sizeView: DataView;
+  /** Launches issued (eager or captured), for tests and statistics. */
+  launches = 0;
+  /** Milliseconds spent in NVRTC + module loads. */
+  compileMs = 0;
+
+  constructor(private readonly dev: CudaDevice) {
+    for (const f of readdirSync(this.dir)) {
+      if (f.endsWith('.cuh')) this.headers[f] = readFileSync(join(this.dir, f), 'utf8');
+      if (f.endsWith('.cu')) for (const [name, sig] of parseKernels(f, readFileSync(join(this.dir, f), 'utf8'))) this.sigs.set(name, sig);
+    }
+    const k = getKoffi();
+    // packed argument buffer + the `extra` array {BUFFER_POINTER, &args, BUFFER_SIZE, &size, END}
+    this.argPtr = k.alloc('uint8_t', 4096) as bigint;
+    this.argView = new DataView(k.view(this.argPtr, 4096));
+    const sizePtr = k.alloc('uint64_t', 1) as bigint;
+    this.sizeView = new DataView(k.view(sizePtr, 8));
+    this.extraPtr = k.alloc('uint64_t', 5) as bigint;
+    const extra = new DataView(k.view(this.extraPtr, 40));
+    extra.setBigUint64(0, 1n, true);
+    extra.setBigUint64(8, this.argPtr, true);
+    extra.setBigUint64(16, 2n, true);
+    extra.setBigUint64(24, sizePtr, true);
+    extra.setBigUint64(32, 0n, true);
+  }
+
+  has(name: string): boolean {
+    return this.sigs.has(name);
+  }
+
+  /** Compiles and loads every kernel file now (so that no compile happens inside a capture or a timing). */
+  loadAll(): void {
+    for (const name of this.sigs.keys()) this.get(name);
+  }
+
+  private module(file: string): Handle {
+    let mod = this.modules.get(file);
+    if (mod) return mod;
+    const t0 = performance.now();
+    const source = readFileSync(join(this.dir, file), 'utf8');
+    const compiled = compileCuda(file, source, this.headers, this.dev.info.computeCapability);
+    let image: Uint8Array = compiled.image;
+    if (compiled.ptx && image[image.length - 1] !== 0) image = Buffer.concat([image, Buffer.from([0])]);
+    const m: [Handle | null] = [null];
+    check(this.dev.drv.cuModuleLoadData(m, image), `cuModuleLoadData (${file})`);
+    mod = m[0]!;
+    this.modules.set(file, mod);
+    this.compileMs += performance.now() - t0;
+    return mod;
+  }
+
+  private get(name: string): Kernel {
+    let k = this.kernels.get(name);
+    if (k) return k;
+    const sig = this.sigs.get(name);
+    if (!sig) throw new Error(`no CUDA kernel named ${name} in ${this.dir}`);
+    const f: [Handle | null] = [null];
+    check(this.dev.drv.cuModuleGetFunction(f, this.module(sig.file), name), `cuModuleGetFunction (${name})`);
+    k = { ...sig, name, fn: f[0]! };
+    this.kernels.set(name, k);
+    return k;
+  }
+
+  /**
+   * Launches `name` on the device stream with `args` in signature order (device pointers as numbers, null for a
+   * null pointer). Nothing is launched in dry mode (the captured graph does it).
+   */
+  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0): void {
+    const k = this.get(name);
+    if (args.length !== k.params.length) throw new Error(`kernel ${name} takes ${k.params.length} arguments, got ${args.length}`);
+    const dev = this.dev;
+    if (dev.mode === 'dry') return;
+    if (dev.mode === 'eager') dev.meta.flush();
+    const v = this.argView;
+    for (let i = 0; i < args.length; i++) {
+      const { kind, offset } = k.params[i];
+      const a = args[i] ?? 0;
+      switch (kind) {
+        case 'ptr':
+        case 'i64':
+          if (!Number.isSafeInteger(a)) throw new Error(`kernel ${name}: argument ${i} (${a}) is not an integer`);
+          v.setUint32(offset, a % 4294967296 >>> 0, true);
+          v.setInt32(offset + 4, Math.floor(a / 4294967296), true);
+          break;
+        case 'i32':
+          v.setInt32(offset, a, true);
+          break;
+        case 'u32':
+          v.setUint32(offset, a >>> 0, true);
+          break;
+        case 'f32':
+          v.setFloat32(offset, a, true);
+          break;
+      }
+    }
+    this.sizeView.setUint32(0, k.size, true);
+    this.sizeView.setUint32(4, 0, true);
+    const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
+    if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem
+    check(dev.drv.cuLaunchKernel(k.fn, gx, gy, gz, block, 1, 1, shmem, dev.stream, null, this.extraPtr), `cuLaunchKernel (${name} grid ${gx}x${gy}x${gz} block ${block})`);
+    this.launches++;
+  }
+}

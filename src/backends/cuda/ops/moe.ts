@@ -1,0 +1,141 @@
+/**
+ * MoE router and routed experts (model-spec 5) over only the selected experts.
+ * - Router: the fp32 router GEMM (float32-accurate on every path), then one warp per token for sigmoid, biased
+ *   top-k, renormalisation and scaling (kernels/moe.cu).
+ * - Experts, few tokens (decode, and every step inside a CUDA graph): per (token, slot) GEMV kernels that read
+ *   each selected expert's rows; pairs are sorted by expert on the device for larger batches so that blocks
+ *   sharing an expert run together. Many tokens (eager prefill): the routing is read back, pairs are sorted by
+ *   expert on the host, and each active expert runs two cuBLAS GEMMs over its gathered rows.
+ */
+import type { RouteDims, Routing } from '../../../ops/ops.js';
+import type { CudaCtx, CudaTensor } from '../tensor.js';
+import { matmul } from './matmul.js';
+
+/** Token counts from which the eager path switches to grouped cuBLAS GEMMs. */
+export const MOE_GEMM_MIN_TOKENS = 32;
+
+export function moeRoute(c: CudaCtx, x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims): Routing<CudaTensor> {
+  c.live(x, gate, bias);
+  const { experts: E, topK: K } = dims;
+  if (E > 256 || K > 32 || dims.nGroup > 32) throw new Error(`moeRoute: ${E} experts / top-${K} / ${dims.nGroup} groups not supported`);
+  if (gate.shape[0] !== E) throw new Error(`moeRoute: gate [${gate.shape}] for ${E} experts`);
+  const N = x.rows;
+  const logits = matmul(c, x, gate, { precise: true }); // [N, E]; the router runs in fp32 (model-spec 5)
+  const ids = c.alloc([N, K], 'i32');
+  const wts = c.alloc([N, K]);
+  c.kernels.launch('moe_topk', Math.ceil(N / 4), 128, [logits.ptr, c.f32(bias).ptr, ids.ptr, wts.ptr, N, E, K, dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale]);
+  return { experts: ids, weights: wts };
+}
+
+/** Device tables of expert weight pointers, kept per weight list (the model passes the same tensors each step). */
+const tables = new WeakMap<CudaTensor, { ptrs: number[]; dev: number }>();
+
+function pointerTable(c: CudaCtx, ws: readonly CudaTensor[]): number {
+  const ptrs = ws.map((w) => w.ptr);
+  const hit = tables.get(ws[0]);
+  if (hit && hit.ptrs.length === ptrs.length && hit.ptrs.every((p, i) => p === ptrs[i])) return hit.dev;
+  // a persistent table, written once in an eager step (graph steps always follow an eager one)
+  if (c.dev.mode !== 'eager') throw new Error('moeExperts: expert weights changed inside a captured step');
+  const a = c.dev.pool.alloc(ptrs.length * 8);
+  c.dev.upload(a.ptr, new BigUint64Array(ptrs.map((p) => BigInt(p))));
+  tables.set(ws[0], { ptrs, dev: a.ptr });
+  return a.ptr;
+}
+
+export function moeExperts(c: CudaCtx, x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[]): CudaTensor {
+  c.live(x, routing.experts, routing.weights);
+  const H = x.cols;
+  const N = x.rows;
+  const K = routing.experts.cols;
+  const I = up[0].shape[0];
+  const dtype = up[0].dtype;
+  for (let e = 0; e < up.length; e++) {
+    if (up[e].dtype !== dtype || down[e].dtype !== dtype) throw new Error('moeExperts: every expert weight must have the same dtype');
+    if (up[e].shape[0] !== I || up[e].shape[1] !== H || down[e].shape[0] !== H || down[e].shape[1] !== I) {
+      throw new Error(`moeExperts: expert ${e} up [${up[e].shape}] / down [${down[e].shape}] do not fit x [${x.shape}]`);
+    }
+  }
+  const out = c.alloc([N, H]);
+  if (N === 0) return out;
+  const xc = c.contig(x);
+  const wts = c.contig(routing.weights);
+  const upT = pointerTable(c, up);
+  const downT = pointerTable(c, down);
+  c.withScratch((scratch) => {
+    let ids = routing.experts.ptr;
+    if (routing.experts.dtype !== 'i32') {
+      ids = scratch(N * K * 4);
+      c.kernels.launch('f32_to_i32', c.blocks(N * K), 256, [c.contig(routing.experts).ptr, ids, N * K]);
+    }
+    if (c.dev.mode === 'eager' && dtype === 'bf16' && N >= MOE_GEMM_MIN_TOKENS) {
+      groupedGemm(c, xc, ids, wts.ptr, up, down, out.ptr, N, K, H, I, scratch);
+      return;
+    }
+    const NK = N * K;
+    const t = dtype === 'bf16' ? 'bf16' : 'f32';
+    const act = scratch(NK * I * 4);
+    let order: number | null = null;
+    if (N >= 4 && up.length <= 1024) {
+      order = scratch(NK * 4);
+      c.kernels.launch('moe_sort', 1, Math.max(32, Math.ceil(up.length / 32) * 32), [ids, NK, up.length, order]);
+    }
+    c.kernels.launch(`moe_up_${t}`, [Math.ceil(I / 8), NK], 256, [xc.ptr, xc.ld, ids, order, upT, act, K, H, I]);
+    if (NK <= 64) {
+      c.kernels.launch(`moe_down_${t}`, [Math.ceil(H / 8), N], 256, [act, ids, wts.ptr, downT, out.ptr, K, H, I]);
+    } else {
+      const rows = scratch(NK * H * 4);
+      c.kernels.launch(`moe_down_pairs_${t}`, [Math.ceil(H / 8), NK], 256, [act, ids, order, downT, rows, H, I]);
+      c.kernels.launch('moe_combine', [Math.ceil(H / 256), N], 256, [rows, null, wts.ptr, out.ptr, K, H]);
+    }
+  });
+  return out;
+}
+
+/** Eager prefill path: host-side sort of (token, slot) pairs by expert, then two cuBLAS GEMMs per active expert. */
+function groupedGemm(
+  c: CudaCtx, x: CudaTensor, idsPtr: number, wtsPtr: number, up: readonly CudaTensor[], down: readonly CudaTensor[], out: number,
+  N: number, K: number, H: number, I: number, scratch: (bytes: number) => number,
+): void {
+  const NK = N * K;
+  const E = up.length;
+  const ids = new Int32Array(NK);
+  c.dev.download(ids, idsPtr);
+  const count = new Int32Array(E);
+  for (let p = 0; p < NK; p++) {
+    const e = ids[p];
+    if (e < 0 || e >= E) throw new RangeError(`moeExperts: expert id ${e} outside [0, ${E})`);
+    count[e]++;
+  }
+  const start = new Int32Array(E + 1);
+  for (let e = 0; e < E; e++) start[e + 1] = start[e] + count[e];
+  const perm = new Int32Array(NK); // sorted position -> pair
+  const inv = new Int32Array(NK); // pair -> sorted position
+  const fill = start.slice(0, E);
+  for (let p = 0; p < NK; p++) {
+    const at = fill[ids[p]]++;
+    perm[at] = p;
+    inv[p] = at;
+  }
+  const permP = c.dev.meta.i32(perm);
+  const invP = c.dev.meta.i32(inv);
+  const precise = c.precise;
+  const xh = scratch(NK * H * 2);
+  const xl = precise ? scratch(NK * H * 2) : 0;
+  c.kernels.launch('moe_gather_bf16', [Math.ceil(H / 256), NK], 256, [x.ptr, x.ld, permP, K, xh, xl || null, H]);
+  const h = scratch(NK * I * 4);
+  for (let e = 0; e < E; e++) {
+    if (!count[e]) continue;
+    c.blas.gemmBf16(xh + start[e] * H * 2, H, up[e].ptr, h + start[e] * I * 4, I, count[e], H, I);
+    if (precise) c.blas.gemmBf16(xl + start[e] * H * 2, H, up[e].ptr, h + start[e] * I * 4, I, count[e], H, I, true);
+  }
+  const hh = scratch(NK * I * 2);
+  const hl = precise ? scratch(NK * I * 2) : 0;
+  c.kernels.launch('relu2_to_bf16', c.blocks(NK * I), 256, [h, hh, hl || null, NK * I]);
+  const o = scratch(NK * H * 4);
+  for (let e = 0; e < E; e++) {
+    if (!count[e]) continue;
+    c.blas.gemmBf16(hh + start[e] * I * 2, I, down[e].ptr, o + start[e] * H * 4, H, count[e], I, H);
+    if (precise) c.blas.gemmBf16(hl + start[e] * I * 2, I, down[e].ptr, o + start[e] * H * 4, H, count[e], I, H, true);
+  }
+  c.kernels.launch('moe_combine', [Math.ceil(H / 256), N], 256, [o, invP, wtsPtr, out, K, H]);
+}

@@ -1,0 +1,164 @@
+/**
+ * `nemotron bench`: decode tok/s at several batch sizes, prefill tok/s and TTFT, on the CUDA backend (CUDA graphs
+ * for decode) or a CPU one, with a real checkpoint or random weights of the real Nano shape made on the GPU.
+ * Prints a table; with --hf it adds HF transformers' numbers (scripts/cuda/hf_bench.py) measured on the same device.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { CudaBackend } from '../../backends/cuda/backend.js';
+import { loadModel } from '../../loaders/load-model.js';
+import type { NemotronH, SequenceInput } from '../../models/nemotron-h.js';
+import type { Tensor } from '../../ops/ops.js';
+import { selectBackend } from '../../runtime/select.js';
+import { idsFlag, numberFlag, UsageError } from '../args.js';
+
+export const usage = `nemotron bench (--random-weights | --model DIR) [options]
+  --backend NAME         cuda (default), cpu-fast or cpu-ref
+  --batches LIST         decode batch sizes (default 1,8,64,256)
+  --decode-tokens N      timed decode steps per batch size (default 32)
+  --prompt N             prompt tokens per sequence before decoding (default 32)
+  --prefill LIST         prompt lengths for prefill tok/s and TTFT (default 1024,8192)
+  --no-graph             decode without CUDA graphs
+  --hf FILE              HF transformers results (scripts/cuda/hf_bench.py) for a side-by-side column
+  --json FILE            also write the results as JSON`;
+
+/** Bytes of BF16 weights a decoded token reads on the real Nano (model-spec 8) and the 4.3 TB/s copy rate. */
+const NANO_BYTES_PER_TOKEN = 6.456e9;
+const H200_COPY_BW = 4.3e12;
+
+interface Row {
+  key: string;
+  label: string;
+  value: number;
+  unit: string;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string', short: 'm' }, 'random-weights': { type: 'boolean' }, backend: { type: 'string' },
+      batches: { type: 'string' }, 'decode-tokens': { type: 'string' }, prompt: { type: 'string' }, prefill: { type: 'string' },
+      'no-graph': { type: 'boolean' }, hf: { type: 'string' }, json: { type: 'string' },
+    },
+  });
+  if (!values.model === !values['random-weights']) throw new UsageError(`give exactly one of --model or --random-weights\n${usage}`);
+  const backendName = values.backend ?? 'cuda';
+  const batches = values.batches ? idsFlag(values.batches, 'batches') : [1, 8, 64, 256];
+  const prefills = values.prefill ? idsFlag(values.prefill, 'prefill') : [1024, 8192];
+  const decodeTokens = numberFlag(values, 'decode-tokens', { int: true, min: 1 }) ?? 32;
+  const promptLen = numberFlag(values, 'prompt', { int: true, min: 1 }) ?? 32;
+  const useGraph = backendName === 'cuda' && !values['no-graph'];
+
+  const t0 = performance.now();
+  const ops = selectBackend(backendName);
+  const cuda = backendName === 'cuda' ? (ops as unknown as CudaBackend) : null;
+  let model: NemotronH<Tensor>;
+  let what: string;
+  if (values['random-weights']) {
+    if (!cuda) throw new UsageError('--random-weights needs --backend cuda (the weights are made on the GPU)');
+    const { randomModel } = await import('../../backends/cuda/random-weights.js');
+    const r = randomModel(cuda);
+    model = r.model as unknown as NemotronH<Tensor>;
+    what = `random weights of the real Nano shape (${(r.params / 1e9).toFixed(3)} B parameters, ${(r.bytes / 1e9).toFixed(1)} GB)`;
+  } else {
+    model = loadModel(values.model!, ops).model;
+    what = values.model!;
+  }
+  if (cuda) cuda.kernels.loadAll();
+  const setupMs = performance.now() - t0;
+  const graphs = useGraph ? new (await import('../../backends/cuda/graph.js')).DecodeGraphs(cuda!) : null;
+  const vocab = model.config.vocabSize;
+  const argmax = (logits: Tensor): Int32Array => {
+    if (cuda) return cuda.argmaxRows(logits as never);
+    const data = ops.toFloat32(logits);
+    const rows = data.length / vocab;
+    return Int32Array.from({ length: rows }, (_, r) => {
+      let best = 0;
+      for (let j = 1; j < vocab; j++) if (data[r * vocab + j] > data[r * vocab + best]) best = j;
+      return best;
+    });
+  };
+  let seed = 12345;
+  const randomIds = (n: number) => Array.from({ length: n }, () => 16 + ((seed = (seed * 1103515245 + 12345) >>> 0) % (vocab - 16)));
+
+  const rows: Row[] = [];
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  log(`bench: ${ops.name}, ${what}; setup ${(setupMs / 1000).toFixed(1)} s`);
+
+  // prefill: one sequence, one forward over the whole prompt, then the first token (TTFT)
+  const prefill = (len: number) => {
+    const state = model.newState();
+    try {
+      const tokens = randomIds(len);
+      const a = performance.now();
+      argmax(model.forward([{ tokens, state }]));
+      return performance.now() - a;
+    } finally {
+      model.freeState(state);
+    }
+  };
+  if (prefills.length) prefill(Math.min(256, prefills[0])); // warm-up (cuBLAS heuristics, arena growth)
+  for (const len of prefills) {
+    const ms = prefill(len);
+    rows.push({ key: `prefill_${len}`, label: `prefill, ${len}-token prompt`, value: (len / ms) * 1000, unit: 'tok/s' });
+    rows.push({ key: `ttft_${len}`, label: `TTFT, ${len}-token prompt`, value: ms, unit: 'ms' });
+    log(`prefill ${len}: ${ms.toFixed(1)} ms`);
+  }
+
+  // decode: B sequences, each prefilled with `promptLen` tokens, then greedy steps of one token per sequence
+  const decode = (B: number, steps: number, graph: boolean) => {
+    const states = Array.from({ length: B }, () => model.newState());
+    try {
+      let toks = argmax(model.forward(states.map((state) => ({ tokens: randomIds(promptLen), state }))));
+      const step = () => {
+        const batch: SequenceInput<Tensor>[] = states.map((state, i) => ({ tokens: [toks[i]], state }));
+        const logits = graph ? graphs!.run(`decode-${B}`, () => model.forward(batch)) : model.forward(batch);
+        toks = argmax(logits);
+      };
+      for (let i = 0; i < 3; i++) step(); // eager warm-up, capture, first replay
+      const a = performance.now();
+      for (let i = 0; i < steps; i++) step();
+      const ms = performance.now() - a;
+      return (B * steps * 1000) / ms;
+    } finally {
+      for (const s of states) model.freeState(s);
+    }
+  };
+  for (const B of batches) {
+    const steps = Math.max(4, Math.round(decodeTokens * (B === 1 ? 2 : B >= 256 ? 0.5 : 1)));
+    const tps = decode(B, steps, useGraph);
+    rows.push({ key: `decode_b${B}`, label: `decode, batch ${B}${useGraph ? ' (CUDA graph)' : ''}`, value: tps, unit: 'tok/s' });
+    log(`decode batch ${B}: ${tps.toFixed(1)} tok/s over ${steps} steps`);
+    if (B === 1 && useGraph) {
+      const eager = decode(1, Math.max(4, decodeTokens), false);
+      rows.push({ key: 'decode_b1_eager', label: 'decode, batch 1 (no graph)', value: eager, unit: 'tok/s' });
+      log(`decode batch 1 without graphs: ${eager.toFixed(1)} tok/s`);
+    }
+  }
+  const b1 = rows.find((r) => r.key === 'decode_b1');
+  if (b1 && values['random-weights']) {
+    const bound = H200_COPY_BW / NANO_BYTES_PER_TOKEN;
+    rows.push({ key: 'bandwidth_b1', label: `batch-1 weight bandwidth (% of the ${bound.toFixed(0)} tok/s bound)`, value: (b1.value / bound) * 100, unit: '%' });
+  }
+
+  const hf = values.hf ? (JSON.parse(readFileSync(values.hf, 'utf8')) as { results?: Record<string, number>; device?: string; error?: string }) : null;
+  const dev = cuda ? `${cuda.dev.info.name}, sm_${cuda.dev.info.computeCapability}, ${cuda.dev.info.multiprocessors} SMs, driver ${cuda.dev.info.driverVersion}` : ops.name;
+  const fmt = (v: number | undefined, unit: string) => (v === undefined || !Number.isFinite(v) ? '-' : unit === 'ms' || unit === '%' ? v.toFixed(1) : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const lines = [
+    `nemotron bench: ${dev}; ${what}`,
+    `graphs: ${graphs ? `yes (${graphs.stats.captured} captured, ${graphs.stats.replayed} replays)` : 'no'}${hf?.error ? `; HF run failed: ${hf.error}` : ''}`,
+    '',
+    `| measure | unit | nemotron-ts | HF transformers | ratio |`,
+    `|---|---|---|---|---|`,
+    ...rows.map((r) => {
+      const h = hf?.results?.[r.key];
+      const ratio = h && Number.isFinite(h) ? (r.unit === 'ms' ? h / r.value : r.value / h) : undefined;
+      return `| ${r.label} | ${r.unit} | ${fmt(r.value, r.unit)} | ${fmt(h, r.unit)} | ${ratio ? `${ratio.toFixed(1)}x` : '-'} |`;
+    }),
+  ];
+  console.log(lines.join('\n'));
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify({ device: dev, model: what, graphs: graphs?.stats ?? null, results: Object.fromEntries(rows.map((r) => [r.key, r.value])), hf: hf ?? null, date: new Date().toISOString() }, null, 2));
+  }
+}

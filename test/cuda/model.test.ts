@@ -1,0 +1,111 @@
+import { expect, it } from 'vitest';
+import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
+import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
+import { generate } from '../../src/engine/generate.js';
+import { loadModel } from '../../src/loaders/load-model.js';
+import { FIXTURE_NAMES, fixtureDir, readGolden } from '../helpers/fixtures.js';
+import { cuda, describeCuda, gpu } from './helpers.js';
+
+// Whole-model parity of the CUDA backend on the golden fixtures: logits against the CPU reference (top-1
+// identical, top-5 logprobs within 0.05), greedy continuations identical to the HF goldens, eagerly and through
+// CUDA graphs. Precise mode (float32-accurate cuBLAS activations) is held to the bar everywhere; the default mode
+// (bf16 activations in prefill GEMMs, as HF runs the model) must keep the logprobs within 0.05 and the top-1 where
+// the reference's top-2 margin exceeds 0.01.
+
+function logSoftmax(row: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(row, (v) => v - lse);
+}
+
+function topK(row: ArrayLike<number>, k: number): number[] {
+  return Array.from({ length: row.length }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b).slice(0, k);
+}
+
+describeCuda.each(FIXTURE_NAMES)('golden fixture on CUDA: %s', (name) => {
+  const golden = readGolden(name);
+  const cpu = cuda.ok ? loadModel(fixtureDir(name), new CpuRefBackend()).model : null;
+  const prompts = Object.keys(golden.prompts);
+
+  it.each(prompts.flatMap((p) => [[p, true], [p, false]] as const))('logits of prompt "%s" + continuation (precise %s)', (p, precise) => {
+    const g = gpu({ precise });
+    const model = loadModel(fixtureDir(name), g).model;
+    const tokens = [...golden.prompts[p], ...golden.greedy[p].tokens];
+    const want = cpu!.ops.toFloat32(cpu!.forward([{ tokens, state: cpu!.newState() }], true));
+    const got = model.ops.toFloat32(model.forward([{ tokens, state: model.newState() }], true));
+    const V = model.config.vocabSize;
+    let worstLp = 0;
+    let flips = 0;
+    for (let r = 0; r < tokens.length; r++) {
+      const w = want.subarray(r * V, (r + 1) * V);
+      const gr = got.subarray(r * V, (r + 1) * V);
+      expect(gr.every(Number.isFinite)).toBe(true);
+      const lw = logSoftmax(w);
+      const lg = logSoftmax(gr);
+      const top = topK(w, 5);
+      for (const i of top) worstLp = Math.max(worstLp, Math.abs(lw[i] - lg[i]));
+      if (topK(gr, 1)[0] !== top[0]) {
+        flips++;
+        if (precise || w[top[0]] - w[top[1]] > 0.01) expect.fail(`row ${r}: top-1 ${topK(gr, 1)[0]} vs reference ${top[0]} (margin ${w[top[0]] - w[top[1]]})`);
+      }
+    }
+    expect(worstLp).toBeLessThanOrEqual(0.05);
+    if (flips) console.warn(`[${name}/${p}] default mode: ${flips} near-tie top-1 flips`);
+  });
+
+  it.each(prompts)('greedy 64 tokens of "%s" equal the golden continuation (generate, precise)', async (p) => {
+    const g = gpu({ precise: true });
+    const lm = loadModel(fixtureDir(name), g);
+    const r = await generate(lm, golden.prompts[p], { maxTokens: 64, temperature: 0, stopTokenIds: [] });
+    expect(r.tokens).toEqual(golden.greedy[p].tokens);
+  });
+
+  it('greedy 64 tokens through CUDA graphs equal the golden continuation, default and precise mode', () => {
+    for (const precise of [false, true]) {
+      const g = gpu({ precise });
+      const model = loadModel(fixtureDir(name), g).model;
+      const graphs = new DecodeGraphs(g);
+      for (const p of prompts) {
+        const state = model.newState();
+        let tok = g.argmaxRows(model.forward([{ tokens: golden.prompts[p], state }]))[0];
+        const out = [tok];
+        for (let i = 1; i < 64; i++) {
+          tok = g.argmaxRows(graphs.run('decode-1', () => model.forward([{ tokens: [tok], state }])))[0];
+          out.push(tok);
+        }
+        model.freeState(state);
+        if (precise) expect(out, `prompt ${p}`).toEqual(golden.greedy[p].tokens);
+        else {
+          const same = out.findIndex((t, i) => t !== golden.greedy[p].tokens[i]);
+          if (same >= 0) console.warn(`[${name}/${p}] default mode graph decode diverges at token ${same}`);
+        }
+      }
+      expect(graphs.stats.captured).toBe(1);
+      expect(graphs.stats.replayed).toBeGreaterThan(100);
+      graphs.clear();
+    }
+  });
+
+  it('a batch of two sequences decodes like each alone (graphs, batch bucket 2)', () => {
+    const g = gpu({ precise: true });
+    const model = loadModel(fixtureDir(name), g).model;
+    const graphs = new DecodeGraphs(g);
+    const [pa, pb] = [prompts[0], prompts[prompts.length - 1]];
+    const sa = model.newState();
+    const sb = model.newState();
+    let toks = g.argmaxRows(model.forward([{ tokens: golden.prompts[pa], state: sa }, { tokens: golden.prompts[pb], state: sb }]));
+    const outA = [toks[0]];
+    const outB = [toks[1]];
+    for (let i = 1; i < 16; i++) {
+      toks = g.argmaxRows(graphs.run('decode-2', () => model.forward([{ tokens: [toks[0]], state: sa }, { tokens: [toks[1]], state: sb }])));
+      outA.push(toks[0]);
+      outB.push(toks[1]);
+    }
+    expect(outA).toEqual(golden.greedy[pa].tokens.slice(0, 16));
+    expect(outB).toEqual(golden.greedy[pb].tokens.slice(0, 16));
+    graphs.clear();
+  });
+});

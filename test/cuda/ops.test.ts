@@ -1,0 +1,129 @@
+import { expect, it } from 'vitest';
+import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
+import type { CudaBackend } from '../../src/backends/cuda/backend.js';
+import type { Ops, Routing, Segment, Tensor } from '../../src/ops/ops.js';
+import { opCases, randn } from '../ops/cases.js';
+import { describeCuda, gpu, relErr, toBf16 } from './helpers.js';
+
+// Every op of the CUDA backend against the CPU reference on random inputs (outputs poisoned with NaN first):
+// the shared cases with float32 weights, then the production path with BF16 weights at the real Nano's shapes.
+const ref = new CpuRefBackend() as unknown as Ops<Tensor>;
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const segs = (lengths: number[]): Segment[] => {
+  let start = 0;
+  return lengths.map((length) => ({ start: (start += length) - length, length }));
+};
+
+function expectClose(got: Float32Array, want: Float32Array, tol: number, what = ''): void {
+  expect(got.length, what).toBe(want.length);
+  const e = relErr(got, want);
+  expect(e, `${what} relative error ${e}`).toBeLessThanOrEqual(tol);
+}
+
+describeCuda('op parity: cuda vs cpu-ref, shared cases (float32 weights)', () => {
+  // the real-shape MoE case needs 128 float32 experts of 20 MB on the host: the bf16 suite covers it
+  const cases = [...opCases(), ...opCases({ real: true }).filter((c) => c.op !== 'moe')];
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const b = gpu();
+    b.beginStep();
+    const want = c.run(ref);
+    const got = c.run(b as unknown as Ops<Tensor>);
+    expect(got.length).toBe(want.length);
+    want.forEach((w, i) => expectClose(got[i], w, 1e-3, `output ${i}`));
+  });
+});
+
+describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
+  const b = (opts = {}) => {
+    const g = gpu(opts);
+    g.beginStep();
+    return g;
+  };
+  /** A weight rounded to bf16: float32 copy on the CPU, BF16 bytes on the GPU. */
+  const weight = (g: CudaBackend, seed: number, shape: number[], scale: number) => {
+    const { values, bytes } = toBf16(randn(seed, size(shape), scale));
+    return { cpu: ref.fromFloat32(values, shape), gpu: g.fromBytes(bytes, 'BF16', shape) as unknown as Tensor };
+  };
+  const act = (g: CudaBackend, seed: number, shape: number[], scale = 1) => {
+    const v = randn(seed, size(shape), scale);
+    return { cpu: ref.fromFloat32(v, shape), gpu: g.fromFloat32(v, shape) as unknown as Tensor };
+  };
+  const G = (g: CudaBackend) => g as unknown as Ops<Tensor>;
+
+  const mm: Array<[number, number, number]> = [[1, 2688, 10304], [3, 4096, 2688], [8, 1856, 2688], [16, 2688, 3712], [17, 2688, 1024], [64, 2688, 4096], [1, 2688, 32768], [5, 64, 200]];
+  it.each(mm)('matmul [%i, %i] x bf16 [%i, K]', (n, k, m) => {
+    const g = b();
+    const x = act(g, 1, [n, k]);
+    const w = weight(g, 2, [m, k], 1 / Math.sqrt(k));
+    expectClose(G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)), ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-2);
+  });
+
+  it('matmul in precise mode (cuBLAS on bf16 hi + lo activations) is float32-accurate', () => {
+    const g = b({ precise: true });
+    const x = act(g, 3, [64, 2688]);
+    const w = weight(g, 4, [1024, 2688], 1 / Math.sqrt(2688));
+    expectClose(G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)), ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-4);
+  });
+
+  it('embed from a BF16 table, and RMSNorm of a column view', () => {
+    const g = b();
+    const table = weight(g, 5, [1000, 2688], 1);
+    const ids = Int32Array.from([0, 999, 17, 17, 512]);
+    expectClose(G(g).toFloat32(G(g).embed(table.gpu, ids)), ref.toFloat32(ref.embed(table.cpu, ids)), 1e-6);
+    const x = act(g, 6, [5, 3000], 3);
+    const w = act(g, 7, [2688]);
+    const vg = G(g).splitCols(x.gpu, [2688, 312])[0];
+    const vc = ref.splitCols(x.cpu, [2688, 312])[0];
+    expectClose(G(g).toFloat32(G(g).rmsNorm(vg, w.gpu, 1e-5)), ref.toFloat32(ref.rmsNorm(vc, w.cpu, 1e-5)), 1e-4);
+    expect(() => G(g).embed(table.gpu, Int32Array.from([1000]))).toThrow(RangeError);
+  });
+
+  const moeCases: Array<{ E: number; K: number; H: number; I: number; N: number; nGroup?: number; topkGroup?: number }> = [
+    { E: 8, K: 6, H: 2688, I: 1856, N: 1 },
+    { E: 8, K: 6, H: 2688, I: 1856, N: 5 },
+    { E: 8, K: 6, H: 2688, I: 1856, N: 12 },
+    { E: 8, K: 6, H: 2688, I: 1856, N: 40 },
+    { E: 128, K: 6, H: 256, I: 192, N: 9 },
+    { E: 16, K: 4, H: 64, I: 32, N: 5, nGroup: 4, topkGroup: 2 },
+  ];
+  it.each(moeCases)('moeRoute + moeExperts E=$E top-$K H=$H I=$I N=$N groups=$nGroup', ({ E, K, H, I, N, nGroup = 1, topkGroup = 1 }) => {
+    const g = b();
+    const x = act(g, 10, [N, H]);
+    const gate = weight(g, 11, [E, H], 1 / Math.sqrt(H));
+    const bias = act(g, 12, [E], 0.3);
+    const biasOffset = Float32Array.from(randn(12, E, 0.3), (v) => v + 8);
+    const biasC = ref.fromFloat32(biasOffset, [E]);
+    const biasG = G(g).fromFloat32(biasOffset, [E]);
+    void bias;
+    const dims = { experts: E, topK: K, nGroup, topkGroup, normTopkProb: true, scale: 2.5 };
+    const up = Array.from({ length: E }, (_, e) => weight(g, 100 + e, [I, H], 1 / Math.sqrt(H)));
+    const down = Array.from({ length: E }, (_, e) => weight(g, 400 + e, [H, I], 1 / Math.sqrt(I)));
+    const rc = ref.moeRoute(x.cpu, gate.cpu, biasC, dims);
+    const rg = G(g).moeRoute(x.gpu, gate.gpu, biasG, dims);
+    expect(Array.from(G(g).toFloat32(rg.experts))).toEqual(Array.from(ref.toFloat32(rc.experts)));
+    expectClose(G(g).toFloat32(rg.weights), ref.toFloat32(rc.weights), 1e-4, 'routing weights');
+    const want = ref.toFloat32(ref.moeExperts(x.cpu, rc, up.map((u) => u.cpu), down.map((d) => d.cpu)));
+    expectClose(G(g).toFloat32(G(g).moeExperts(x.gpu, rg, up.map((u) => u.gpu), down.map((d) => d.gpu))), want, 1e-2, 'experts');
+    // the same experts from a float32 routing made on the host (ids as floats)
+    const hostRouting: Routing<Tensor> = { experts: G(g).fromFloat32(ref.toFloat32(rc.experts), [N, K]), weights: G(g).fromFloat32(ref.toFloat32(rc.weights), [N, K]) };
+    expectClose(G(g).toFloat32(G(g).moeExperts(x.gpu, hostRouting, up.map((u) => u.gpu), down.map((d) => d.gpu))), want, 1e-2, 'experts (host routing)');
+  });
+
+  it('attention 32q/2kv x 128 over 300 cached tokens (cache growth), then two decode steps', () => {
+    const g = b();
+    const dims = { heads: 32, kvHeads: 2, headDim: 128 };
+    const cc = [ref.newKvCache(dims), ref.newKvCache(dims)];
+    const cg = [G(g).newKvCache(dims), G(g).newKvCache(dims)];
+    let seed = 40;
+    for (const lengths of [[300, 9], [1, 1], [1, 1]]) {
+      const N = lengths.reduce((a, c) => a + c, 0);
+      const q = act(g, seed++, [N, 32 * 128]);
+      const k = act(g, seed++, [N, 2 * 128]);
+      const v = act(g, seed++, [N, 2 * 128]);
+      const want = ref.toFloat32(ref.attention(q.cpu, k.cpu, v.cpu, dims, segs(lengths), cc));
+      expectClose(G(g).toFloat32(G(g).attention(q.gpu, k.gpu, v.gpu, dims, segs(lengths), cg)), want, 1e-3, `segments ${lengths}`);
+      g.beginStep();
+    }
+    expect(cg[0].length).toBe(302);
+  });
+});
