@@ -25,6 +25,10 @@ export interface TokenSource {
 /** The vocabulary as a byte trie (ordinary tokens only: added/special tokens never appear inside JSON). */
 export class VocabIndex {
   readonly root: TrieNode = { children: new Map(), ids: [] };
+  /** The tokens that are not plain string text (see State.plain). */
+  readonly rest: TrieNode = { children: new Map(), ids: [] };
+  /** Tokens of plain JSON-string text: complete UTF-8, no quote, backslash or control bytes. */
+  readonly plainIds: number[] = [];
   private readonly bytes: (Uint8Array | undefined)[] = [];
 
   constructor(readonly tokens: TokenSource) {
@@ -33,16 +37,9 @@ export class VocabIndex {
       const b = tokens.idBytes(id, false);
       this.bytes[id] = b;
       if (!b || b.length === 0 || added.has(id)) continue;
-      let node = this.root;
-      for (const byte of b) {
-        let next = node.children.get(byte);
-        if (!next) {
-          next = { children: new Map(), ids: [] };
-          node.children.set(byte, next);
-        }
-        node = next;
-      }
-      node.ids.push(id);
+      insert(this.root, b, id);
+      if (isPlain(b)) this.plainIds.push(id);
+      else insert(this.rest, b, id);
     }
   }
 
@@ -57,17 +54,52 @@ export class VocabIndex {
    */
   allowed(state: State, budget = Infinity, shortest = false): number[] {
     const out: number[] = [];
-    const walk = (node: TrieNode, s: State): void => {
-      for (const [b, child] of node.children) {
-        const next = s.step(b);
-        if (!next) continue;
-        if (shortest && next.min !== s.min - 1) continue;
-        if (next.min <= budget) for (const id of child.ids) out.push(id);
-        if (child.children.size) walk(child, next);
-      }
-    };
-    walk(this.root, state);
+    if (state.plain && !shortest) {
+      // plain text keeps the state (and its min): take those tokens wholesale, walk only the others
+      if (state.min <= budget) for (const id of this.plainIds) out.push(id);
+      walkFrom(this.rest, state, budget, out, false);
+      return out;
+    }
+    walkFrom(this.root, state, budget, out, shortest);
     return out;
+  }
+}
+
+function walkFrom(root: TrieNode, state: State, budget: number, out: number[], shortest: boolean): void {
+  const walk = (node: TrieNode, s: State): void => {
+    for (const [b, child] of node.children) {
+      const next = s.step(b);
+      if (!next) continue;
+      if (shortest && next.min !== s.min - 1) continue;
+      if (next.min <= budget) for (const id of child.ids) out.push(id);
+      if (child.children.size) walk(child, next);
+    }
+  };
+  walk(root, state);
+}
+
+function insert(root: TrieNode, bytes: Uint8Array, id: number): void {
+  let node = root;
+  for (const byte of bytes) {
+    let next = node.children.get(byte);
+    if (!next) {
+      next = { children: new Map(), ids: [] };
+      node.children.set(byte, next);
+    }
+    node = next;
+  }
+  node.ids.push(id);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** Whether a token is plain JSON-string text (see State.plain). */
+function isPlain(b: Uint8Array): boolean {
+  for (const x of b) if (x < 0x20 || x === 0x22 || x === 0x5c) return false;
+  try {
+    strictUtf8.decode(b);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -14,6 +14,12 @@ export interface State {
   readonly accept: boolean;
   /** Fewest further bytes that reach an accepting state (used to close output before max_tokens). */
   readonly min: number;
+  /**
+   * True inside an unbounded JSON string between characters: every token of plain text (complete UTF-8, no
+   * quote, backslash or control byte) is allowed and leaves `min` unchanged. Lets the token mask skip
+   * walking the bulk of the vocabulary.
+   */
+  readonly plain?: boolean;
 }
 
 /** The state after the whole value: nothing more may come. */
@@ -150,6 +156,7 @@ export class StringNode extends Node {
       },
       accept: false,
       min: 1 + Math.max(0, this.minLength - count) + k.min,
+      plain: this.minLength === 0 && this.maxLength === Infinity,
     };
   }
   private cont(count: number, left: number, lo: number, hi: number, k: State): State {

@@ -83,3 +83,19 @@ describe('grammar constraint on random logits', () => {
     }
   });
 });
+
+describe('vocabulary index', () => {
+  it('the plain-text fast path inside strings allows exactly what a full trie walk allows', async () => {
+    const { advance, END } = await import('../../src/structured/index.js');
+    const { ws } = await import('../../src/structured/grammar.js');
+    const g = compileSchema({ type: 'object', properties: { s: { type: 'string' } }, required: ['s'] });
+    for (const prefix of ['{"s":"', '{"s":"ab', '{"s":"\\n']) {
+      const s = advance(ws(g.start(END)), new TextEncoder().encode(prefix))!;
+      expect(s.plain).toBe(true);
+      const slow = { step: (b: number) => s.step(b), accept: s.accept, min: s.min };
+      for (const budget of [Infinity, s.min, s.min - 1]) {
+        expect([...vocab.allowed(s, budget)].sort((a, b) => a - b)).toEqual([...vocab.allowed(slow, budget)].sort((a, b) => a - b));
+      }
+    }
+  });
+});
