@@ -175,13 +175,13 @@ export function createApp(deps: AppDeps): Hono {
     c.json({
       version: packageVersion(),
       modelInfo: opts.servedModelNames.map((name) => ({ shortName: name, modelUrl: host.model?.dir ?? opts.modelDir })),
-      selectedModelProfileId: opts.backend,
+      selectedModelProfileId: opts.backend ?? 'default',
       licenseInfo: { name: 'Apache-2.0', path: 'LICENSE' },
       assetInfo: [],
       repository_override: null,
     }),
   );
-  app.get('/v1/manifest', (c) => c.json({ profiles: [{ id: opts.backend, description: `nemotron-ts ${opts.backend} backend`, tags: { backend: opts.backend } }] }));
+  app.get('/v1/manifest', (c) => c.json({ profiles: [{ id: opts.backend ?? 'default', description: `nemotron-ts ${opts.backend ?? 'default'} backend`, tags: { backend: opts.backend ?? 'default' } }] }));
   app.get('/v1/license', (c) => c.json({ name: 'Apache-2.0', text: 'nemotron-ts is licensed under the Apache License 2.0. Model weights carry their own license.' }));
   const metricsText = (c: Context) => {
     const s = host.model?.engine.stats;

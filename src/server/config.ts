@@ -21,7 +21,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** A chat template file that replaces the model directory's. */
   chatTemplate?: string;
-  backend: string;
+  /** Backend name for selectBackend (undefined = its default). */
+  backend?: string;
   /** Which reasoning field names responses carry (serving-spec 0.2: both by default). */
   reasoningFields: 'both' | 'reasoning' | 'reasoning_content';
   maxRunning: number;
@@ -89,7 +90,7 @@ export function resolveOptions(flags: ServerFlags, env: NodeJS.ProcessEnv, defau
     logLevel: parseLogLevel(flags['log-level'] ?? env.NIM_LOG_LEVEL ?? 'INFO'),
     maxBodyBytes: intFrom('max body bytes', flags['max-body-bytes'], 1024) ?? 16 * 1024 * 1024,
     chatTemplate: flags['chat-template'] ?? env.NIM_CHAT_TEMPLATE ?? undefined,
-    backend: flags.backend ?? 'cpu-ref',
+    backend: flags.backend ?? env.NEMOTRON_BACKEND ?? undefined,
     reasoningFields: rf,
     maxRunning: intFrom('max running', flags['max-running'] ?? env.NIM_MAX_NUM_SEQS, 1) ?? 16,
     maxWaiting: intFrom('max waiting', flags['max-waiting'], 0) ?? 256,

@@ -38,6 +38,8 @@ export async function startServer(opts: ServerOptions, log: Logger, load: () => 
   const url = `http://${shownHost}:${port}`;
   log.info('listening', { url, served_model_name: opts.servedModelNames });
   try {
+    // let the event loop take the listen callback's peers first (loading may block it: the loader is synchronous)
+    await new Promise((r) => setImmediate(r));
     host.setReady(await load());
     log.info('model ready', { dir: host.model!.dir, max_model_len: host.model!.maxModelLen });
   } catch (e) {
