@@ -563,6 +563,9 @@ def main():
         log(f"saved {sorted(os.listdir(model_dir))}")
 
         # -- reference logits and greedy continuations (float32, CPU, from the saved files)
+        torch.set_num_threads(min(16, os.cpu_count() or 1))
+        if dev == "cuda":
+            report["training"]["peak_gpu_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         ref, worst, limits, missing = load_reference(model_dir, state, cfg)
         report["reference"] = {"max_abs_loaded_minus_file": worst, "time_step_limit_found_on_mixers": limits, "missing": missing[:10]}
         with open(os.path.join(args.data, "heldout.json")) as f:
@@ -576,7 +579,7 @@ def main():
             tensors[f"ids.{k}"] = torch.tensor(ids, dtype=torch.int32)
         conts = []
         for p in held.get("prompts", [])[:3]:
-            toks, margins = greedy(ref, p["ids"], 48, {2, 11})
+            toks, margins = greedy(ref, p["ids"], 32, {2, 11})
             conts.append({"id": p["id"], "prompt": p["ids"], "tokens": toks, "min_margin": min(margins) if margins else None})
         report["reference"]["greedy"] = conts
         save_file(tensors, os.path.join(args.out, "reference-logits.safetensors"))
