@@ -19,7 +19,7 @@ cat "$OUT/env.txt"
 for s in $steps; do
   case $s in
     tests) timeout "${TEST_TIMEOUT:-300}" node node_modules/vitest/vitest.mjs run --config vitest.cuda.config.ts 2>&1 | tee "$OUT/test.txt" | grep -vE '^\s+✓' ;;
-    hf) PYTHONUNBUFFERED=1 timeout "${HF_TIMEOUT:-200}" python3 scripts/cuda/hf_bench.py src/backends/cuda/nano-config.json "$OUT/hf.json" --budget "${HF_BUDGET:-120}" > "$OUT/hf.txt" 2>&1; tail -5 "$OUT/hf.txt" ;;
+    hf) PYTHONUNBUFFERED=1 timeout "${HF_TIMEOUT:-200}" python3 scripts/cuda/hf_bench.py src/backends/cuda/nano-config.json "$OUT/hf.json" --budget "${HF_BUDGET:-100}" --batches "${HF_BATCHES:-1,8,64}" --prefill "${HF_PREFILL:-1024,8192}" > "$OUT/hf.txt" 2>&1; tail -5 "$OUT/hf.txt" ;;
     bench) timeout "${BENCH_TIMEOUT:-200}" node node_modules/tsx/dist/cli.mjs src/cli/main.ts bench --random-weights ${BENCH_ARGS:-} $( [ -f "$OUT/hf.json" ] && echo --hf "$OUT/hf.json" ) --json "$OUT/bench.json" 2>&1 | tee "$OUT/bench.txt" ;;
   esac
 done

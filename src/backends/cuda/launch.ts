@@ -62,7 +62,7 @@ export function parseKernels(file: string, source: string): Map<string, KernelSi
       params.push({ kind, offset });
       offset += size;
     }
-    out.set(m[1], { file, params, size: Math.ceil(offset / 8) * 8 });
+    out.set(m[1], { file, params, size: offset }); // the driver wants the exact end of the last parameter
   }
   return out;
 }

@@ -5,9 +5,9 @@
  */
 import { bind, getKoffi, openLibrary, type Library } from './load.js';
 
-/** A failed CUDA call: `code` is the CUresult. */
+/** A failed CUDA call: `result` is the CUresult. */
 export class CudaError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(readonly result: number, message: string) {
     super(message);
     this.name = 'CudaError';
   }
