@@ -232,7 +232,7 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => errorResponse(c, new ApiError('not_found', `Not found: ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     const e = toApiError(err);
-    if (!(err instanceof ApiError)) log.error('unhandled error', { request_id: c.get('requestId' as never), error: String(err?.stack ?? err) });
+    if (e.status >= 500) log.error('request failed', { request_id: c.get('requestId' as never), error: String((e.cause as Error)?.stack ?? e.cause ?? err?.stack ?? err) });
     return errorResponse(c, e);
   });
   return app;

@@ -56,7 +56,7 @@ function planOutput(req: ChatRequest): OutputPlan {
     const params = tools![i].function.parameters ?? { type: 'object', properties: {} };
     let grammar: Node;
     try {
-      grammar = compileSchema(params);
+      grammar = compileSchema(params, { lenient: tools![i].function.strict !== true });
     } catch (e) {
       schemaError(e, `tools[${i}].function.parameters`);
     }
@@ -72,7 +72,7 @@ function planOutput(req: ChatRequest): OutputPlan {
     const schema = { type: 'array', minItems: 1, ...(req.parallel_tool_calls === false ? { maxItems: 1 } : {}), items: { anyOf: items } };
     let grammar: Node;
     try {
-      grammar = compileSchema(schema);
+      grammar = compileSchema(schema, { lenient: !tools!.some((t) => t.function.strict === true) });
     } catch (e) {
       schemaError(e, 'tools');
     }
@@ -89,8 +89,10 @@ function planOutput(req: ChatRequest): OutputPlan {
         throw badRequest(`${param} is not valid JSON`, param);
       }
     }
+    // json_schema.strict (OpenAI): true = a contract (unsupported keywords refused); otherwise best effort
+    const strict = rf?.type === 'json_schema' ? rf.json_schema.strict === true : false;
     try {
-      return { mode: 'text', grammar: compileSchema(schema) };
+      return { mode: 'text', grammar: compileSchema(schema, { lenient: !strict }) };
     } catch (e) {
       schemaError(e, param);
     }

@@ -46,8 +46,9 @@ export class ApiError extends Error {
     readonly kind: ErrorKind,
     message: string,
     readonly param: string | null = null,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'ApiError';
     ({ status: this.status, type: this.type } = CATALOGUE[kind]);
   }
@@ -79,5 +80,5 @@ export function contextOverflow(maxLen: number, promptTokens: number, maxTokens:
 /** Anything thrown -> an ApiError; unknown errors become a generic 500 (the detail goes to the log only). */
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  return new ApiError('internal', 'internal server error');
+  return new ApiError('internal', 'internal server error', null, { cause: e });
 }

@@ -61,10 +61,10 @@ export function engineError(e: unknown): ApiError {
       case 'shutdown':
         return new ApiError('shutting_down', 'The server is shutting down');
       default:
-        return new ApiError('internal', 'The engine failed while generating');
+        return new ApiError('internal', 'The engine failed while generating', null, { cause: e });
     }
   }
-  return new ApiError('internal', 'internal server error');
+  return new ApiError('internal', 'internal server error', null, { cause: e });
 }
 
 /** Submits a choice to the engine (throws ApiError on refusal). */

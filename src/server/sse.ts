@@ -4,7 +4,7 @@
  * goes away (the response stream is cancelled or the request aborted) the signal handed to `run` aborts,
  * which cancels the engine requests.
  */
-import { ApiError, toApiError } from './errors.js';
+import { toApiError } from './errors.js';
 import type { Logger } from './logger.js';
 
 const enc = new TextEncoder();
@@ -29,7 +29,7 @@ export function sseResponse(run: (send: (event: unknown) => void, signal: AbortS
       run(send, ac.signal)
         .catch((e: unknown) => {
           const err = toApiError(e);
-          if (!(e instanceof ApiError)) log.error('stream failed', { error: String((e as Error)?.stack ?? e) });
+          if (err.status >= 500) log.error('stream failed', { error: String((err.cause as Error)?.stack ?? err.cause ?? (e as Error)?.stack ?? e) });
           send(err.toBody());
         })
         .finally(() => {

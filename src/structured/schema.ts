@@ -3,8 +3,10 @@
  * lists), properties/required/additionalProperties, items/minItems/maxItems, enum, const, anyOf, $ref into
  * $defs/definitions (recursion included), string minLength/maxLength, number/integer minimum/maximum
  * (exclusive too), nullable types; annotations are ignored. Keywords that would need more than this (pattern,
- * format, allOf, not, if/then/else, patternProperties, ...) are refused with a SchemaError naming them:
- * output is never claimed to follow a schema it was not constrained to.
+ * format, allOf, not, if/then/else, patternProperties, ...) are refused with a SchemaError naming them when
+ * the schema is strict: output is never claimed to follow a schema it was not constrained to. Non-strict
+ * schemas (OpenAI `strict` absent or false: the schema is a hint, not a contract) are compiled best-effort,
+ * the unsupported keywords ignored.
  */
 import { ArrayNode, ChoiceNode, LiteralNode, type Node, NumberNode, ObjectNode, RefNode, settleMinLengths, StringNode } from './grammar.js';
 
@@ -31,9 +33,14 @@ const TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'nul
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+export interface CompileOptions {
+  /** Ignore keywords the grammar cannot enforce instead of refusing the schema (non-strict schemas). */
+  lenient?: boolean;
+}
+
 /** Compiles a JSON schema to a grammar node. Throws SchemaError for unsupported or malformed schemas. */
-export function compileSchema(schema: unknown): Node {
-  const c = new Compiler(schema);
+export function compileSchema(schema: unknown, options: CompileOptions = {}): Node {
+  const c = new Compiler(schema, options.lenient ?? false);
   const root = c.node(schema, '');
   c.finish();
   if (!Number.isFinite(root.minLen)) throw new SchemaError('', 'the schema admits no finite JSON value');
@@ -59,7 +66,10 @@ export function anyJsonObject(): Node {
 class Compiler {
   private readonly all: Node[] = [];
   private readonly refs = new Map<string, RefNode>();
-  constructor(private readonly root: unknown) {}
+  constructor(
+    private readonly root: unknown,
+    private readonly lenient: boolean,
+  ) {}
 
   finish(): void {
     for (const [ref, node] of this.refs) {
@@ -91,10 +101,10 @@ class Compiler {
   }
 
   node(schema: unknown, path: string): Node {
-    if (schema === true || (isObj(schema) && Object.keys(schema).every((k) => ANNOTATIONS.has(k)))) return anyJsonObjectValue(this);
+    if (schema === true || (isObj(schema) && Object.keys(schema).every((k) => ANNOTATIONS.has(k) || (this.lenient && !KNOWN.has(k))))) return anyJsonObjectValue(this);
     if (!isObj(schema)) throw new SchemaError(path, 'a schema must be an object');
     for (const k of Object.keys(schema)) {
-      if (!KNOWN.has(k)) throw new SchemaError(path, `the keyword "${k}" is not supported by constrained decoding`);
+      if (!KNOWN.has(k) && !this.lenient) throw new SchemaError(path, `the keyword "${k}" is not supported by constrained decoding (allowed with strict: false, where it is ignored)`);
     }
     if (typeof schema.$ref === 'string') {
       const ref = schema.$ref;

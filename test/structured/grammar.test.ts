@@ -84,4 +84,10 @@ describe('JSON-schema grammar', () => {
     expect(() => compileSchema({ type: 'strin' })).toThrow(/unknown type/);
     expect(() => compileSchema({ $ref: '#/$defs/missing' })).toThrow(/does not resolve/);
   });
+
+  it('non-strict schemas compile best-effort, ignoring what the grammar cannot enforce', () => {
+    const g = compileSchema({ type: 'object', properties: { when: { type: 'string', format: 'date-time' }, n: { type: 'number', multipleOf: 2 } }, required: ['when', 'n'] }, { lenient: true });
+    expect(accepts(g, '{"when":"x","n":3}')).toBe(true);
+    expect(accepts(g, '{"when":3,"n":3}')).toBe(false);
+  });
 });
