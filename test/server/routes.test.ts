@@ -271,12 +271,29 @@ describe('POST /v1/chat/completions', () => {
   });
 
   it('the real Nemotron 3 Nano template renders through the server', async () => {
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] } } }];
     const m2 = await loadTiny({ chatTemplate: REAL_TEMPLATE });
     const a = appFor(m2);
     const t = (await (await a.request(post('/tokenize', { messages: user('Hi') }))).json()) as any;
     expect(m2.tokenizer.decode(t.tokens)).toBe('<|im_start|>system\n<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n');
     const off = (await (await a.request(post('/tokenize', { messages: user('Hi'), chat_template_kwargs: { enable_thinking: false } }))).json()) as any;
     expect(m2.tokenizer.decode(off.tokens).endsWith('<|im_start|>assistant\n<think></think>')).toBe(true);
+    // a tool round trip through the real template: tools rendered, XML call parsed, history re-rendered
+    const undo = scriptOutput(m2, 'Checking.</think>\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n2\n</parameter>\n</function>\n</tool_call>');
+    try {
+      const r = (await (await a.request(post('/v1/chat/completions', { messages: user('Weather in Paris?'), tools, max_tokens: 200, stream: true }))).text());
+      const j = joinDeltas(parseSse(r));
+      expect(j.finish).toBe('tool_calls');
+      expect(j.toolCalls).toEqual([{ id: expect.any(String), name: 'get_weather', arguments: '{"city": "Paris", "days": 2}' }]);
+      const history = [...user('Weather in Paris?'), { role: 'assistant', content: '', reasoning_content: 'Checking.', tool_calls: [{ id: j.toolCalls[0].id, type: 'function', function: { name: 'get_weather', arguments: j.toolCalls[0].arguments } }] }, { role: 'tool', tool_call_id: j.toolCalls[0].id, content: '{"t": 20}' }];
+      const t = (await (await a.request(post('/tokenize', { messages: history, tools }))).json()) as any;
+      const text = m2.tokenizer.decode(t.tokens);
+      expect(text).toContain('<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n2\n</parameter>\n</function>\n</tool_call>');
+      expect(text).toContain('<tool_response>\n{"t": 20}\n</tool_response>');
+      expect(text).toContain('# Tools');
+    } finally {
+      undo();
+    }
   });
 });
 
