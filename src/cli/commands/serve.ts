@@ -43,6 +43,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   requireModelDir(opts.modelDir, values.model === undefined && process.env.NIM_MODEL_PATH === undefined);
   const log = createLogger(opts.logLevel);
+  // a server logs a stray rejection instead of dying with every request in flight
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
   const progress = loadingProgress(`loading ${opts.modelDir}`);
   const srv = await startServer(opts, log, async () => {
     try {
@@ -61,6 +63,10 @@ export async function run(argv: string[]): Promise<void> {
     await srv.close();
     throw new Error(`could not load ${opts.modelDir}: ${srv.host.error}`);
   }
+  // build the vocabulary trie for constrained decoding now, not in the middle of the first JSON request
+  const t0 = performance.now();
+  srv.host.model?.vocab();
+  log.debug('vocabulary index built', { ms: Math.round(performance.now() - t0) });
   process.stderr.write(`nemotron: serving "${opts.servedModelNames[0]}" at ${srv.url}/v1 (Ctrl-C to stop)\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
