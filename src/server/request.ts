@@ -36,6 +36,7 @@ export interface SamplingFields {
   stop?: string | string[] | null;
   stop_token_ids?: number[] | null;
   ignore_eos?: boolean | null;
+  min_tokens?: number | null;
   include_stop_str_in_output?: boolean | null;
   presence_penalty?: number | null;
   frequency_penalty?: number | null;
@@ -110,6 +111,11 @@ export function choiceSpecs(ctx: RouteContext, req: SamplingFields, plan: Choice
   const stopTokenIds = [...new Set([...(ignoreEos ? [] : model.eosIds), ...requestStopIds])];
   const stopStrings = req.stop === undefined || req.stop === null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
   const bias = req.logit_bias;
+  const minTokens = req.min_tokens ?? 0;
+  // min_tokens: stop tokens are masked until that many tokens exist (before any constraint, which may override)
+  const minProc = (): LogitsProcessor => (generated, logits) => {
+    if (generated.length < minTokens) for (const id of stopTokenIds) if (id < logits.length) logits[id] = -Infinity;
+  };
   return Array.from({ length: req.n ?? 1 }, (_, i) => ({
     prompt: plan.prompt,
     maxTokens: plan.maxTokens,
@@ -119,7 +125,7 @@ export function choiceSpecs(ctx: RouteContext, req: SamplingFields, plan: Choice
     stopStrings,
     includeStopStr: req.include_stop_str_in_output ?? false,
     logprobs: plan.logprobs,
-    processors: () => [...(bias ? [logitBias(bias)] : []), ...(plan.processors?.() ?? [])],
+    processors: () => [...(bias ? [logitBias(bias)] : []), ...(minTokens > 0 ? [minProc()] : []), ...(plan.processors?.() ?? [])],
     signal,
   }));
 }

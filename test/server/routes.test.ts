@@ -173,6 +173,12 @@ describe('POST /v1/chat/completions', () => {
     // a +100 bias on one token makes greedy pick it every time
     const b = await chat({ max_tokens: 4, logit_bias: { '65': 100 }, chat_template_kwargs: { enable_thinking: false } });
     expect(b.body.choices[0].message.content).toBe(model.tokenizer.decode([65]).repeat(4));
+    // min_tokens keeps the stop token away: a +100 bias on <|im_end|> ends at once without it
+    const early = await chat({ max_tokens: 6, logit_bias: { '11': 100 }, chat_template_kwargs: { enable_thinking: false } });
+    expect(early.body.usage.completion_tokens).toBe(1);
+    const late = await chat({ max_tokens: 6, min_tokens: 3, logit_bias: { '11': 100 }, chat_template_kwargs: { enable_thinking: false } });
+    expect(late.body.usage.completion_tokens).toBe(4);
+    expect(late.body.choices[0].finish_reason).toBe('stop');
   });
 
   it('logprobs / top_logprobs, streamed and not', async () => {
