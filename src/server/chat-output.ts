@@ -27,6 +27,8 @@ export interface AssemblerOptions {
   namedTool?: string;
   reasoningFields: ReasoningFields;
   includeReasoning: boolean;
+  /** parallel_tool_calls false: only the first parsed call is kept (text mode). */
+  parallelToolCalls?: boolean;
 }
 
 export interface FinalMessage {
@@ -95,7 +97,7 @@ export class ChatAssembler {
     const { delta, result } = this.parser.finish();
     const wire = this.toWire(delta);
     let message: FinalMessage;
-    if (this.opts.mode === 'text') message = { content: result.content, reasoning: result.reasoning, toolCalls: result.toolCalls };
+    if (this.opts.mode === 'text') message = { content: result.content, reasoning: result.reasoning, toolCalls: this.opts.parallelToolCalls === false ? result.toolCalls.slice(0, 1) : result.toolCalls };
     else if (this.calls.length) message = { content: null, reasoning: result.reasoning, toolCalls: this.calls };
     else message = { content: result.content, reasoning: result.reasoning, toolCalls: [] }; // unfinished JSON stays visible
     if (!this.opts.includeReasoning) message.reasoning = null;
@@ -111,7 +113,8 @@ export class ChatAssembler {
     }
     if (this.opts.mode === 'text') {
       if (d.content !== undefined) w.content = d.content;
-      if (d.toolCalls) w.tool_calls = d.toolCalls.map((c) => ({ ...c, function: { ...c.function } }));
+      const calls = d.toolCalls?.filter((c) => this.opts.parallelToolCalls !== false || c.index === 0);
+      if (calls?.length) w.tool_calls = calls.map((c) => ({ ...c, function: { ...c.function } }));
     } else if (d.content !== undefined) {
       const calls = this.opts.mode === 'named' ? this.named(d.content) : this.required(d.content);
       if (calls.length) w.tool_calls = calls;

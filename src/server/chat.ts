@@ -187,6 +187,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, signal?:
       namedTool: plan.namedTool,
       reasoningFields: ctx.opts.reasoningFields,
       includeReasoning: req.include_reasoning ?? true,
+      parallelToolCalls: req.parallel_tool_calls ?? true,
     });
   const finishReason = (end: ChoiceEnd, msg: FinalMessage): string => {
     if (msg.toolCalls.length && plan.mode !== 'named') return 'tool_calls';

@@ -260,7 +260,16 @@ describe('POST /v1/chat/completions', () => {
     restore = scriptOutput(model, 'thinking<tool_call>\n<function=add>\n<parameter=a>\n1\n</parameter>\n<parameter=b>\n2\n</parameter>\n</function>\n</tool_call>');
     const n = await chat({ max_tokens: 100, tools });
     expect(n.body.choices[0].message.tool_calls[0].function).toEqual({ name: 'add', arguments: '{"a": 1, "b": 2}' });
-    const none = await chat({ max_tokens: 100, tools, tool_choice: 'none' });
+    restore();
+    const two = '<tool_call>\n<function=add>\n<parameter=a>\n1\n</parameter>\n<parameter=b>\n2\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=add>\n<parameter=a>\n3\n</parameter>\n<parameter=b>\n4\n</parameter>\n</function>\n</tool_call>';
+    restore = scriptOutput(model, two);
+    const both = await chat({ max_tokens: 200, tools, chat_template_kwargs: { enable_thinking: false } });
+    expect(both.body.choices[0].message.tool_calls.map((c: any) => c.function.arguments)).toEqual(['{"a": 1, "b": 2}', '{"a": 3, "b": 4}']);
+    const one = await chat({ max_tokens: 200, tools, parallel_tool_calls: false, chat_template_kwargs: { enable_thinking: false } });
+    expect(one.body.choices[0].message.tool_calls).toHaveLength(1);
+    const oneStream = joinDeltas(await chatStream({ max_tokens: 200, tools, parallel_tool_calls: false, chat_template_kwargs: { enable_thinking: false } }));
+    expect(oneStream.toolCalls).toHaveLength(1);
+    const none = await chat({ max_tokens: 300, tools, tool_choice: 'none' });
     expect(none.body.choices[0].message.tool_calls).toEqual([]);
     expect(none.body.choices[0].finish_reason).toBe('stop');
   });
