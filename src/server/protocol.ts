@@ -82,6 +82,11 @@ const common = {
   metadata: z.record(z.string(), z.unknown()).nullish(),
   store: z.boolean().nullish(),
   service_tier: z.string().nullish(),
+  // newer OpenAI fields with no meaning here: accepted, ignored
+  verbosity: z.string().nullish(),
+  safety_identifier: z.string().nullish(),
+  prompt_cache_key: z.string().nullish(),
+  prompt_cache_retention: z.string().nullish(),
   nvext: z
     .strictObject({
       top_k: int(-1).nullish(),
