@@ -1,5 +1,6 @@
 /**
- * Token sampling from one row of logits, in vLLM's order: repetition penalty -> temperature -> top-k ->
+ * Token sampling from one row of logits, in vLLM's order: repetition / presence / frequency penalties ->
+ * temperature -> top-k ->
  * top-p -> min-p -> draw. temperature 0 means greedy (argmax after the penalty).
  */
 import { Rng } from './rng.js';
@@ -16,6 +17,10 @@ export interface SamplingParams {
   minP?: number;
   /** HF/vLLM semantics over prompt + generated tokens: logit > 0 ? logit / r : logit * r; 1 = off. */
   repetitionPenalty?: number;
+  /** OpenAI semantics over generated tokens: logit -= presence if the token appeared; 0 = off. */
+  presencePenalty?: number;
+  /** OpenAI semantics over generated tokens: logit -= frequency * count; 0 = off. */
+  frequencyPenalty?: number;
   /** Seed for reproducible sampling; random when omitted. */
   seed?: number;
 }
@@ -30,6 +35,8 @@ export function validateSampling(p: SamplingParams): void {
   if (p.topP !== undefined) check(p.topP > 0 && p.topP <= 1, 'top_p', 'must be in (0, 1]');
   if (p.minP !== undefined) check(p.minP >= 0 && p.minP <= 1, 'min_p', 'must be in [0, 1]');
   if (p.repetitionPenalty !== undefined) check(Number.isFinite(p.repetitionPenalty) && p.repetitionPenalty > 0, 'repetition_penalty', 'must be > 0');
+  if (p.presencePenalty !== undefined) check(p.presencePenalty >= -2 && p.presencePenalty <= 2, 'presence_penalty', 'must be in [-2, 2]');
+  if (p.frequencyPenalty !== undefined) check(p.frequencyPenalty >= -2 && p.frequencyPenalty <= 2, 'frequency_penalty', 'must be in [-2, 2]');
   if (p.seed !== undefined) check(Number.isInteger(p.seed), 'seed', 'must be an integer');
 }
 
@@ -37,6 +44,8 @@ export function validateSampling(p: SamplingParams): void {
 export class Sampler {
   private readonly rng: Rng;
   private readonly seen = new Set<number>();
+  /** Generated-token counts (presence / frequency penalties apply to the output only, as in vLLM). */
+  private readonly counts = new Map<number, number>();
 
   constructor(readonly params: SamplingParams, promptTokens: Iterable<number> = []) {
     validateSampling(params);
@@ -48,6 +57,7 @@ export class Sampler {
   sample(logits: Float32Array): number {
     const token = this.pick(logits);
     this.seen.add(token);
+    this.counts.set(token, (this.counts.get(token) ?? 0) + 1);
     return token;
   }
 
@@ -56,6 +66,11 @@ export class Sampler {
     const logits = Float64Array.from(row);
     const r = p.repetitionPenalty ?? 1;
     if (r !== 1) for (const t of this.seen) if (t < logits.length) logits[t] = logits[t] > 0 ? logits[t] / r : logits[t] * r;
+    const presence = p.presencePenalty ?? 0;
+    const frequency = p.frequencyPenalty ?? 0;
+    if (presence !== 0 || frequency !== 0) {
+      for (const [t, n] of this.counts) if (t < logits.length) logits[t] -= presence + frequency * n;
+    }
     const temperature = p.temperature ?? 1;
     if (temperature === 0) return argmax(logits);
 

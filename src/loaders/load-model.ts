@@ -101,13 +101,38 @@ export function resolveTensors(ckpt: Checkpoint, config: NemotronHConfig): { ten
 
 /** Loads config + weights from `dir` onto `ops`, one tensor at a time. */
 export function loadModel<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions = {}): LoadedModel<T> {
+  const steps = loadSteps(dir, ops, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Like loadModel, but yields to the event loop while it reads (at least every `sliceMs`), so a server stays
+ * responsive (health checks answer 503) during a long load.
+ */
+export async function loadModelAsync<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions & { sliceMs?: number } = {}): Promise<LoadedModel<T>> {
+  const steps = loadSteps(dir, ops, opts);
+  let last = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - last >= (opts.sliceMs ?? 20)) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      last = performance.now();
+    }
+  }
+}
+
+function* loadSteps<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions): Generator<void, LoadedModel<T>> {
   const config = loadConfig(dir);
   const generation = loadGenerationDefaults(dir, config);
   const ckpt = new Checkpoint(dir);
   try {
     const { tensors, unused } = resolveTensors(ckpt, config);
     const weights = new Map<string, T>();
-    tensors.forEach((t, idx) => {
+    for (const [idx, t] of tensors.entries()) {
       let bytes: Uint8Array;
       if (t.index === undefined) bytes = ckpt.readBytes(t.source);
       else {
@@ -116,7 +141,8 @@ export function loadModel<T extends Tensor>(dir: string, ops: Ops<T>, opts: Load
       }
       weights.set(t.name, ops.fromBytes ? ops.fromBytes(bytes, t.info.dtype, t.shape) : ops.fromFloat32(toFloat32(bytes, t.info.dtype), t.shape));
       opts.onProgress?.(idx + 1, tensors.length, t.name);
-    });
+      yield;
+    }
     return { dir, config, model: new NemotronH(config, ops, weights), generation, unusedTensors: unused };
   } finally {
     ckpt.close();

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, type EngineOptions } from '../engine/engine.js';
-import { loadModel } from '../loaders/load-model.js';
+import { loadModelAsync } from '../loaders/load-model.js';
 import type { Tensor } from '../ops/ops.js';
 import { selectBackend } from '../runtime/select.js';
 import { ChatTemplate, ChatTemplateSet, loadChatTemplates } from '../template/index.js';
@@ -57,7 +57,7 @@ export async function loadServedModel(dir: string, opts: LoadServedOptions = {})
       templates = null; // /v1/completions still works; chat answers 400 with a clear message
     }
   }
-  const lm = loadModel(dir, selectBackend(opts.backend), { onProgress: opts.onProgress });
+  const lm = await loadModelAsync(dir, selectBackend(opts.backend), { onProgress: opts.onProgress }); // yields: health answers 503 meanwhile
   // NemotronH has no positional encoding: a --max-model-len above max_position_embeddings is the user's call
   const engine = new Engine(lm, { ...opts.engine, maxModelLen: opts.maxModelLen ?? lm.config.maxPositionEmbeddings });
   const eos = new Set(lm.generation.eosTokenIds);

@@ -63,9 +63,6 @@ export function checkCommon(ctx: RouteContext, req: SamplingFields): void {
   const V = ctx.model.vocabSize;
   for (const id of req.stop_token_ids ?? []) if (id >= V) throw badRequest(`stop_token_ids: token id ${id} is outside the vocabulary [0, ${V})`, 'stop_token_ids');
   for (const k of Object.keys(req.logit_bias ?? {})) if (Number(k) >= V) throw badRequest(`logit_bias: token id ${k} is outside the vocabulary [0, ${V})`, 'logit_bias');
-  if ((req.presence_penalty ?? 0) !== 0 || (req.frequency_penalty ?? 0) !== 0) {
-    ctx.log.warn('presence_penalty / frequency_penalty are not implemented; ignored', { request_id: ctx.requestId });
-  }
 }
 
 /** max_tokens after the context check; `requested` null = fill the context. */
@@ -91,6 +88,8 @@ export function samplingFor(model: ServedModel, req: SamplingFields, i: number):
   if (topK !== undefined) p.topK = topK;
   if (minP !== undefined && minP !== null) p.minP = minP;
   if (rep !== undefined && rep !== null) p.repetitionPenalty = rep;
+  if (req.presence_penalty) p.presencePenalty = req.presence_penalty;
+  if (req.frequency_penalty) p.frequencyPenalty = req.frequency_penalty;
   if (req.seed !== undefined && req.seed !== null) p.seed = (req.seed + i) >>> 0;
   return p;
 }

@@ -56,6 +56,18 @@ describe('Sampler', () => {
     expect(s.sample(logits)).toBe(0);
   });
 
+  it('presence and frequency penalties subtract from generated tokens only (OpenAI semantics)', () => {
+    // prompt tokens do not count: token 4 in the prompt, still picked
+    expect(new Sampler({ temperature: 0, presencePenalty: 2 }, [4]).sample(logits)).toBe(4);
+    // after generating 4 once: 3.0 - 1.5 = 1.5 < 2.0 -> token 0
+    const s = new Sampler({ temperature: 0, presencePenalty: 1.5 });
+    expect([s.sample(logits), s.sample(logits)]).toEqual([4, 0]);
+    // frequency grows with the count: 3.0 - 0.4 n vs 2.0 - 0.4 m
+    const f = new Sampler({ temperature: 0, frequencyPenalty: 0.4 });
+    expect(Array.from({ length: 6 }, () => f.sample(logits))).toEqual([4, 4, 4, 0, 4, 0]);
+    expect(() => new Sampler({ presencePenalty: 3 })).toThrow(/presence_penalty/);
+  });
+
   it('is reproducible for a seed', () => {
     const a = new Sampler({ temperature: 1, seed: 42 });
     const b = new Sampler({ temperature: 1, seed: 42 });

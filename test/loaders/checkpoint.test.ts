@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
 import { Checkpoint } from '../../src/loaders/checkpoint.js';
-import { loadModel } from '../../src/loaders/load-model.js';
+import { loadModel, loadModelAsync } from '../../src/loaders/load-model.js';
 import { CheckpointError, SafetensorsFile } from '../../src/loaders/safetensors.js';
 import { fixtureDir } from '../helpers/fixtures.js';
 
@@ -26,6 +26,21 @@ function writeSafetensors(path: string, header: unknown, dataBytes: number) {
   len.writeBigUInt64LE(BigInt(h.length));
   writeFileSync(path, Buffer.concat([len, h, Buffer.alloc(dataBytes)]));
 }
+
+describe('loadModelAsync', () => {
+  it('loads the same weights as loadModel while letting timers run', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const a = await loadModelAsync(fixtureDir('hub-sharded'), new CpuRefBackend(), { sliceMs: 0 });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+    const b = load(fixtureDir('hub-sharded'));
+    const tokens = [20, 30, 40];
+    const la = a.model.ops.toFloat32(a.model.forward([{ tokens, state: a.model.newState() }]));
+    const lb = b.model.ops.toFloat32(b.model.forward([{ tokens, state: b.model.newState() }]));
+    expect(Array.from(la)).toEqual(Array.from(lb));
+  });
+});
 
 describe('safetensors reader', () => {
   it('reads dtypes from each header: BF16 weights with F32 A_log, D and router bias (hub layout)', () => {
