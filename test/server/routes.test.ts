@@ -360,8 +360,9 @@ describe('auth and backpressure', () => {
   it('429 when the engine queue is full', async () => {
     const small = await loadTiny({ engine: { maxRunning: 1, maxWaiting: 0 } });
     const a = appFor(small);
-    const first = a.request(post('/v1/chat/completions', { messages: user('x'), max_tokens: 30 }));
-    await new Promise((r) => setTimeout(r, 5));
+    const first = a.request(post('/v1/chat/completions', { messages: user('x'), max_tokens: 200, ignore_eos: true }));
+    // wait until the first request holds the only slot (a fixed sleep was flaky on a loaded machine)
+    while (small.engine.stats.running + small.engine.stats.waiting === 0) await new Promise((r) => setImmediate(r));
     const second = await a.request(post('/v1/chat/completions', { messages: user('y'), max_tokens: 30 }));
     // the first request holds the only slot: either the second waits out (not allowed) or is refused
     expect(second.status).toBe(429);
