@@ -231,7 +231,8 @@ export class ToolCallParser {
         // possible partial tag, so long values cost linear time.
         const hit = findFirst(buf, VALUE_TAGS);
         if (hit || eof) {
-          const end = hit ? hit.index : buf.length;
+          // output cut off inside a closing tag ("2\n</pa"): the partial tag is not part of the value
+          const end = hit ? hit.index : buf.length - heldSuffix(buf, VALUE_TAGS);
           this.valueParts.push(buf.slice(0, end));
           this.addParam(events, this.valueParts.join(''));
           this.valueParts = [];

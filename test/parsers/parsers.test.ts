@@ -66,6 +66,15 @@ describe('ToolCallParser', () => {
 });
 
 describe('ids and options', () => {
+  it('output cut off inside a closing </parameter> tag keeps the partial tag out of the value (regression)', () => {
+    const text = '<tool_call>\n<function=f>\n<parameter=days>\n2\n</pa';
+    for (const cut of [text, text.slice(0, -2), text + 'rameter']) {
+      const out = parseOutput(cut, { thinking: false, parseToolCalls: true });
+      expect(out.toolCalls).toHaveLength(1);
+      expect(JSON.parse(out.toolCalls[0].function.arguments)).toEqual({ days: 2 });
+    }
+  });
+
   it('default ids look like vLLM ones', () => {
     expect(makeToolCallId()).toMatch(/^chatcmpl-tool-[0-9a-f]{32}$/);
     expect(makeToolCallId()).not.toBe(makeToolCallId());
