@@ -6,5 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .device
 node scripts/cuda/closure.mjs "$PWD" vitest tsx koffi @koromix/koffi-linux-x64 > .device/nm.list
-tar -cf - -T .device/nm.list | xz -T0 -6 > .device/nm.tar.xz
+# type declarations, source maps, docs and koffi's C sources are not needed to run (the carry limit is 64 MiB)
+tar -cf - --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' --exclude='*.map' --exclude='*.md' \
+  --exclude='node_modules/koffi/vendor' --exclude='node_modules/koffi/doc' --exclude='*.cc' --exclude='*.hh' --exclude='*.h' \
+  -T .device/nm.list | xz -T0 -9e > .device/nm.tar.xz
 du -h .device/nm.tar.xz .device/node.xz

@@ -10,6 +10,7 @@ import { toFloat32 as bytesToFloat32, type FileDType } from '../../loaders/dtype
 import { Blas } from './blas.js';
 import { CudaDevice } from './device.js';
 import { Kernels } from './launch.js';
+import { OpProfiler } from './profile.js';
 import { attention } from './ops/attention.js';
 import { add, addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
@@ -25,7 +26,10 @@ const ALL: ReadonlySet<OpName> = new Set<OpName>([
 export interface CudaBackendOptions {
   /** Device ordinal (default 0). */
   device?: number;
-  /** Float32-accurate activations in cuBLAS GEMMs (two bf16 passes); default false (bf16 activations, like HF). */
+  /**
+   * Float32-accurate activations in cuBLAS GEMMs (bf16 hi + lo parts, two passes; default true). false: activations
+   * rounded to bf16 as HF runs the model: faster prefill GEMMs, logits further from the float32 reference.
+   */
   precise?: boolean;
   /** Tests: fill every new temporary with NaN, so that an element a kernel fails to write shows up. */
   poison?: boolean;
@@ -38,13 +42,15 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   readonly blas: Blas;
   readonly precise: boolean;
   private readonly poison: boolean;
+  /** Per-op GPU times (eager steps only) once `enableProfiling()` was called. */
+  profiler: OpProfiler | null = null;
   private readonly f32Cache = new WeakMap<CudaTensor, CudaTensor>();
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
     this.kernels = new Kernels(this.dev);
     this.blas = new Blas(this.dev);
-    this.precise = opts.precise ?? false;
+    this.precise = opts.precise ?? true;
     this.poison = opts.poison ?? false;
   }
 
@@ -212,35 +218,43 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return ids;
   }
 
+  enableProfiling(): OpProfiler {
+    return (this.profiler ??= new OpProfiler(this.dev));
+  }
+
+  private t<R>(name: string, fn: () => R): R {
+    return this.profiler ? this.profiler.time(name, fn) : fn();
+  }
+
   // ---- ops ----------------------------------------------------------------------------------------------
 
-  embed(table: CudaTensor, ids: Int32Array): CudaTensor { return embed(this, table, ids); }
-  rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor { return rmsNorm(this, x, w, eps); }
-  matmul(x: CudaTensor, w: CudaTensor): CudaTensor { return matmul(this, x, w); }
-  add(a: CudaTensor, b: CudaTensor): CudaTensor { return add(this, a, b); }
-  addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return addBias(this, x, b); }
-  gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor { return gatherRows(this, x, rows); }
+  embed(table: CudaTensor, ids: Int32Array): CudaTensor { return this.t('embed', () => embed(this, table, ids)); }
+  rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor { return this.t('rmsNorm', () => rmsNorm(this, x, w, eps)); }
+  matmul(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
+  add(a: CudaTensor, b: CudaTensor): CudaTensor { return this.t('add', () => add(this, a, b)); }
+  addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return this.t('addBias', () => addBias(this, x, b)); }
+  gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor { return this.t('gatherRows', () => gatherRows(this, x, rows)); }
   splitCols(x: CudaTensor, widths: readonly number[]): CudaTensor[] { return splitCols(this, x, widths); }
-  relu2(x: CudaTensor): CudaTensor { return relu2(this, x); }
+  relu2(x: CudaTensor): CudaTensor { return this.t('relu2', () => relu2(this, x)); }
   mambaConv(xBC: CudaTensor, w: CudaTensor, b: CudaTensor | null, segments: readonly Segment[], states: readonly CudaTensor[]): CudaTensor {
-    return mambaConv(this, xBC, w, b, segments, states);
+    return this.t('mambaConv', () => mambaConv(this, xBC, w, b, segments, states));
   }
   ssmScan(
     x: CudaTensor, dt: CudaTensor, B: CudaTensor, C: CudaTensor, aLog: CudaTensor, d: CudaTensor, dtBias: CudaTensor,
     dims: SsmDims, segments: readonly Segment[], states: readonly CudaTensor[],
   ): CudaTensor {
-    return ssmScan(this, x, dt, B, C, aLog, d, dtBias, dims, segments, states);
+    return this.t('ssmScan', () => ssmScan(this, x, dt, B, C, aLog, d, dtBias, dims, segments, states));
   }
   gatedRmsNorm(y: CudaTensor, z: CudaTensor, w: CudaTensor, groupSize: number, eps: number): CudaTensor {
-    return gatedRmsNorm(this, y, z, w, groupSize, eps);
+    return this.t('gatedRmsNorm', () => gatedRmsNorm(this, y, z, w, groupSize, eps));
   }
   attention(q: CudaTensor, k: CudaTensor, v: CudaTensor, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): CudaTensor {
-    return attention(this, q, k, v, dims, segments, caches as CudaKvCache[]);
+    return this.t('attention', () => attention(this, q, k, v, dims, segments, caches as CudaKvCache[]));
   }
   moeRoute(x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims): Routing<CudaTensor> {
-    return moeRoute(this, x, gate, bias, dims);
+    return this.t('moeRoute', () => moeRoute(this, x, gate, bias, dims));
   }
   moeExperts(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[]): CudaTensor {
-    return moeExperts(this, x, routing, up, down);
+    return this.t('moeExperts', () => moeExperts(this, x, routing, up, down));
   }
 }

@@ -6,7 +6,7 @@
  * launched. A key must always name the same step shape (e.g. decode of B sequences, one token each).
  */
 import type { CudaBackend } from './backend.js';
-import type { Handle } from './ffi/driver.js';
+import { check, type Handle } from './ffi/driver.js';
 
 interface Captured {
   exec: Handle;
@@ -17,7 +17,11 @@ interface Captured {
 export class DecodeGraphs {
   private readonly graphs = new Map<string, Captured>();
   private readonly warmed = new Set<string>();
-  readonly stats = { eager: 0, captured: 0, replayed: 0 };
+  readonly stats = { eager: 0, captured: 0, replayed: 0, timedReplays: 0, gpuMs: 0 };
+  /** Events around each replay (metadata upload + graph), read at the next run: GPU time per replayed step. */
+  timeGpu = false;
+  private events: [Handle, Handle] | null = null;
+  private timing = false;
 
   constructor(private readonly backend: CudaBackend) {}
 
@@ -25,6 +29,13 @@ export class DecodeGraphs {
     const dev = this.backend.dev;
     if (dev.mode !== 'eager') throw new Error('DecodeGraphs.run: steps cannot nest');
     dev.sync(); // the previous step no longer reads the metadata buffer
+    if (this.timing && this.events) {
+      const ms: [number] = [0];
+      check(dev.drv.cuEventElapsedTime(ms, this.events[0], this.events[1]), 'cuEventElapsedTime');
+      this.stats.gpuMs += ms[0];
+      this.stats.timedReplays++;
+      this.timing = false;
+    }
     const g = this.graphs.get(key);
     if (!g && !this.warmed.has(key)) {
       this.warmed.add(key);
@@ -59,9 +70,23 @@ export class DecodeGraphs {
       throw new Error(`graph step "${key}" differs from the captured one (arena ${dev.arena.usedBytes()} vs ${g.arenaBytes} bytes, metadata ${dev.meta.offset} vs ${g.metaBytes})`);
     }
     this.stats.replayed++;
+    if (this.timeGpu) {
+      if (!this.events) this.events = [this.event(), this.event()];
+      check(dev.drv.cuEventRecord(this.events[0], dev.stream), 'cuEventRecord');
+    }
     dev.meta.flush();
     dev.launchGraph(g.exec);
+    if (this.timeGpu) {
+      check(dev.drv.cuEventRecord(this.events![1], dev.stream), 'cuEventRecord');
+      this.timing = true;
+    }
     return r;
+  }
+
+  private event(): Handle {
+    const p: [Handle | null] = [null];
+    check(this.backend.dev.drv.cuEventCreate(p, 0), 'cuEventCreate');
+    return p[0]!;
   }
 
   /** Frees every captured graph. */

@@ -19,6 +19,7 @@ export const usage = `nemotron bench (--random-weights | --model DIR) [options]
   --prompt N             prompt tokens per sequence before decoding (default 32)
   --prefill LIST         prompt lengths for prefill tok/s and TTFT (default 1024,8192)
   --no-graph             decode without CUDA graphs
+  --profile              per-op GPU times (eager) of a batch-1 decode step and a 1024-token prefill
   --hf FILE              HF transformers results (scripts/cuda/hf_bench.py) for a side-by-side column
   --json FILE            also write the results as JSON`;
 
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string', short: 'm' }, 'random-weights': { type: 'boolean' }, backend: { type: 'string' },
       batches: { type: 'string' }, 'decode-tokens': { type: 'string' }, prompt: { type: 'string' }, prefill: { type: 'string' },
-      'no-graph': { type: 'boolean' }, hf: { type: 'string' }, json: { type: 'string' },
+      'no-graph': { type: 'boolean' }, profile: { type: 'boolean' }, hf: { type: 'string' }, json: { type: 'string' },
     },
   });
   if (!values.model === !values['random-weights']) throw new UsageError(`give exactly one of --model or --random-weights\n${usage}`);
@@ -68,6 +69,7 @@ export async function run(argv: string[]): Promise<void> {
   if (cuda) cuda.kernels.loadAll();
   const setupMs = performance.now() - t0;
   const graphs = useGraph ? new (await import('../../backends/cuda/graph.js')).DecodeGraphs(cuda!) : null;
+  if (graphs) graphs.timeGpu = true;
   const vocab = model.config.vocabSize;
   const argmax = (logits: Tensor): Int32Array => {
     if (cuda) return cuda.argmaxRows(logits as never);
@@ -107,7 +109,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   // decode: B sequences, each prefilled with `promptLen` tokens, then greedy steps of one token per sequence
-  const decode = (B: number, steps: number, graph: boolean) => {
+  const decode = (B: number, steps: number, graph: boolean, onTimed?: () => void) => {
     const states = Array.from({ length: B }, () => model.newState());
     try {
       let toks = argmax(model.forward(states.map((state) => ({ tokens: randomIds(promptLen), state }))));
@@ -117,6 +119,7 @@ export async function run(argv: string[]): Promise<void> {
         toks = argmax(logits);
       };
       for (let i = 0; i < 3; i++) step(); // eager warm-up, capture, first replay
+      onTimed?.();
       const a = performance.now();
       for (let i = 0; i < steps; i++) step();
       const ms = performance.now() - a;
@@ -127,14 +130,30 @@ export async function run(argv: string[]): Promise<void> {
   };
   for (const B of batches) {
     const steps = Math.max(4, Math.round(decodeTokens * (B === 1 ? 2 : B >= 256 ? 0.5 : 1)));
-    const tps = decode(B, steps, useGraph);
+    let gpu0 = { ms: 0, n: 0 };
+    const tps = decode(B, steps, useGraph, () => (gpu0 = graphs ? { ms: graphs.stats.gpuMs, n: graphs.stats.timedReplays } : gpu0));
     rows.push({ key: `decode_b${B}`, label: `decode, batch ${B}${useGraph ? ' (CUDA graph)' : ''}`, value: tps, unit: 'tok/s' });
-    log(`decode batch ${B}: ${tps.toFixed(1)} tok/s over ${steps} steps`);
+    log(`decode batch ${B}: ${tps.toFixed(1)} tok/s over ${steps} steps (${((B * 1000) / tps).toFixed(2)} ms per step)`);
+    if (graphs) {
+      const n = graphs.stats.timedReplays - gpu0.n;
+      const gpuMs = n ? (graphs.stats.gpuMs - gpu0.ms) / n : NaN;
+      rows.push({ key: `decode_b${B}_gpu_ms`, label: `  GPU time per step, batch ${B} (graph replay)`, value: gpuMs, unit: 'ms' });
+      log(`  graph replay GPU time ${gpuMs.toFixed(2)} ms per step (${n} replays timed)`);
+    }
     if (B === 1 && useGraph) {
       const eager = decode(1, Math.max(4, decodeTokens), false);
       rows.push({ key: 'decode_b1_eager', label: 'decode, batch 1 (no graph)', value: eager, unit: 'tok/s' });
       log(`decode batch 1 without graphs: ${eager.toFixed(1)} tok/s`);
     }
+  }
+  if (values.profile && cuda) {
+    const prof = cuda.enableProfiling();
+    decode(1, 8, false, () => prof.reset());
+    log(`\nper-op GPU time, batch-1 decode step (eager):\n${prof.report(8)}`);
+    prof.reset();
+    prefill(1024);
+    log(`\nper-op GPU time, 1024-token prefill (eager):\n${prof.report(1)}\n`);
+    cuda.profiler = null;
   }
   const b1 = rows.find((r) => r.key === 'decode_b1');
   if (b1 && values['random-weights']) {
