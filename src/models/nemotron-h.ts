@@ -24,6 +24,7 @@ export interface SequenceInput<T extends Tensor> {
 }
 
 export class NemotronH<T extends Tensor> {
+  private readonly expertWeights = new Map<number, { up: T[]; down: T[] }>();
   constructor(readonly config: NemotronHConfig, readonly ops: Ops<T>, private readonly w: WeightMap<T>) {}
 
   private weight(name: string): T {
@@ -137,9 +138,15 @@ export class NemotronH<T extends Tensor> {
       experts: c.nRoutedExperts, topK: c.numExpertsPerTok, nGroup: c.nGroup, topkGroup: c.topkGroup,
       normTopkProb: c.normTopkProb, scale: c.routedScalingFactor,
     });
-    const up = Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.up_proj.weight`));
-    const down = Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.down_proj.weight`));
-    const routed = ops.moeExperts(u, routing, up, down);
+    let ex = this.expertWeights.get(i); // built once: 2 x 128 name lookups per layer per step cost more than a decode step's kernels
+    if (!ex) {
+      ex = {
+        up: Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.up_proj.weight`)),
+        down: Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.down_proj.weight`)),
+      };
+      this.expertWeights.set(i, ex);
+    }
+    const routed = ops.moeExperts(u, routing, ex.up, ex.down);
     return c.nSharedExperts > 0 ? ops.add(routed, this.mlp(u, `${m}shared_experts.`)) : routed; // shared expert is not scaled (P5)
   }
 
