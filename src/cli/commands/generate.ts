@@ -5,8 +5,10 @@ import { loadModel } from '../../loaders/load-model.js';
 import { selectBackend } from '../../runtime/select.js';
 import { idsFlag, numberFlag, UsageError } from '../args.js';
 import { loadTextCodec } from '../text.js';
+import { defaultModelDir, requireModelDir } from '../../server/model.js';
 
-export const usage = `nemotron generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
+export const usage = `nemotron generate [--model DIR] (--prompt TEXT | --prompt-ids 1,2,3) [options]
+  --model DIR            a NemotronH model directory (default: the built-in demo model)
   --max-tokens N         new tokens (default 64)
   --temperature T        0 = greedy (default 0)
   --top-k K  --top-p P  --min-p P  --repetition-penalty R  --seed S
@@ -26,14 +28,16 @@ export async function run(argv: string[]): Promise<void> {
       backend: { type: 'string' }, ids: { type: 'boolean' }, stats: { type: 'boolean' },
     },
   });
-  if (!values.model) throw new UsageError(`missing --model\n${usage}`);
+  const isDefault = values.model === undefined;
+  const dir = values.model ?? defaultModelDir();
+  requireModelDir(dir, isDefault);
   if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError(`give exactly one of --prompt or --prompt-ids\n${usage}`);
-  const lm = loadModel(values.model, selectBackend(values.backend));
-  const codec = values.prompt !== undefined || !values.ids ? await loadTextCodec(values.model) : null;
+  const lm = loadModel(dir, selectBackend(values.backend));
+  const codec = values.prompt !== undefined || !values.ids ? await loadTextCodec(dir) : null;
   let prompt: number[];
   if (values['prompt-ids'] !== undefined) prompt = idsFlag(values['prompt-ids'], 'prompt-ids');
   else {
-    if (!codec) throw new UsageError(`${values.model} has no tokenizer.json: use --prompt-ids`);
+    if (!codec) throw new UsageError(`${dir} has no tokenizer.json: use --prompt-ids`);
     prompt = codec.encode(values.prompt!);
   }
   const opts = {
