@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import { loadModelAsync } from '../loaders/load-model.js';
+import { ConfigError } from '../models/config.js';
 import type { Tensor } from '../ops/ops.js';
 import { selectBackend } from '../runtime/select.js';
 import { ChatTemplate, ChatTemplateSet, loadChatTemplates } from '../template/index.js';
@@ -121,6 +122,6 @@ export function defaultModelDir(): string {
 /** Throws a clear error when the default model directory is missing. */
 export function requireModelDir(dir: string, isDefault: boolean): void {
   if (existsSync(join(dir, 'config.json'))) return;
-  if (isDefault) throw new Error(`the built-in model is missing (${dir} has no config.json); pass --model DIR with a NemotronH model directory`);
-  throw new Error(`${dir}: not a model directory (no config.json)`);
+  if (isDefault) throw new ConfigError(`the built-in model is missing (${dir} has no config.json); pass --model DIR with a NemotronH model directory`);
+  throw new ConfigError(`${dir}: not a model directory (no config.json)`);
 }

@@ -36,7 +36,7 @@ describe('nemotron CLI', () => {
   it('bad input: one clear line on stderr and a non-zero exit, no stack trace', () => {
     const missing = cli('generate', '--model', '/nonexistent', '--prompt-ids', '1');
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/^nemotron: \/nonexistent\/config\.json: cannot read/);
+    expect(missing.stderr).toMatch(/^nemotron: \/nonexistent: not a model directory \(no config\.json\)/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
     const usage = cli('generate', '--model', fixtureDir('hub-sharded'));
     expect(usage.status).toBe(2);
