@@ -283,9 +283,13 @@ class RouterBalancer:
             if not module.training:
                 return
             with self.torch.no_grad():
-                scores = output.detach().float().sigmoid() + module.e_score_correction_bias
-                top = scores.topk(self.k, dim=-1).indices.reshape(-1)
-                counts = self.torch.bincount(top, minlength=scores.shape[-1]).float()
+                n_exp = module.e_score_correction_bias.shape[0]
+                if isinstance(output, (tuple, list)):  # transformers 5.17: (logits, topk_weights, topk_indices)
+                    top = output[-1].reshape(-1)
+                else:
+                    scores = output.detach().float().sigmoid() + module.e_score_correction_bias
+                    top = scores.topk(self.k, dim=-1).indices.reshape(-1)
+                counts = self.torch.bincount(top.long(), minlength=n_exp).float()
                 self.loads[i] = self.loads.get(i, 0) + counts
         return hook
 
