@@ -4,13 +4,12 @@
  * response_format and tool_choice required/named), then answer as one JSON body or as an SSE stream in the
  * vLLM / OpenAI shape (serving-spec 0.5-0.6, 4.2-4.3).
  */
-import type { RequestHandle } from '../engine/engine.js';
 import { promptOpensReasoning } from '../parsers/index.js';
 import { compileSchema, grammarConstraint, anyJsonObject, SchemaError, type Node } from '../structured/index.js';
 import { ChatInputError, ChatTemplate, ChatTemplateError } from '../template/index.js';
 import { ChatAssembler, type AssemblerOptions, type FinalMessage, type WireDelta } from './chat-output.js';
 import { ApiError, badRequest } from './errors.js';
-import { runChoice, submitChoice, type ChoiceEnd, type TokenLogprob } from './generation.js';
+import { runChoice, submitAll, type ChoiceEnd, type TokenLogprob } from './generation.js';
 import { reasoningBudget } from './processors.js';
 import { chatRequestSchema, parseRequest, type ChatRequest } from './protocol.js';
 import { checkCommon, checkModel, choiceSpecs, newId, RequestTimer, tokenBudget, type RouteContext } from './request.js';
@@ -194,15 +193,7 @@ export async function chatCompletions(ctx: RouteContext, body: unknown, signal?:
     return end.reason === 'abort' ? 'stop' : end.reason;
   };
 
-  // submit every choice before answering, so refusals (429, 400) are plain HTTP errors
-  const handles: RequestHandle[] = [];
-  try {
-    for (const s of specs) handles.push(submitChoice(model, s));
-  } catch (e) {
-    ac.abort();
-    signal?.removeEventListener('abort', onAbort);
-    throw e;
-  }
+  const handles = submitAll(model, specs, ac, () => signal?.removeEventListener('abort', onAbort));
   const timer = new RequestTimer(ctx.metrics);
   const id = newId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);

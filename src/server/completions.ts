@@ -3,12 +3,11 @@
  * as `<|im_start|>` become their ids, serving-spec 0.10), no chat template and no output parsing. Choices are
  * numbered prompt-major (prompt i, sample j -> index i*n + j) like vLLM.
  */
-import { ApiError, badRequest } from './errors.js';
-import { runChoice, submitChoice, type ChoiceEnd, type TokenLogprob } from './generation.js';
+import { badRequest } from './errors.js';
+import { runChoice, submitAll, type ChoiceEnd, type TokenLogprob } from './generation.js';
 import { completionRequestSchema, parseRequest } from './protocol.js';
 import { checkCommon, checkModel, choiceSpecs, newId, RequestTimer, tokenBudget, type RouteContext } from './request.js';
 import { sseResponse } from './sse.js';
-import type { RequestHandle } from '../engine/engine.js';
 import type { ChoiceSpec } from './generation.js';
 
 /** OpenAI legacy logprobs block for a run of tokens starting at text offset `offset`. */
@@ -56,14 +55,7 @@ export async function completions(ctx: RouteContext, body: unknown, signal?: Abo
   signal?.addEventListener('abort', onAbort, { once: true });
   const n = req.n ?? 1;
   const specs: ChoiceSpec[] = prompts.flatMap((p, i) => choiceSpecs(ctx, req, { prompt: p, maxTokens: budgets[i], logprobs: req.logprobs ?? undefined }, ac.signal));
-  const handles: RequestHandle[] = [];
-  try {
-    for (const s of specs) handles.push(submitChoice(model, s));
-  } catch (e) {
-    ac.abort();
-    signal?.removeEventListener('abort', onAbort);
-    throw e;
-  }
+  const handles = submitAll(model, specs, ac, () => signal?.removeEventListener('abort', onAbort));
   const promptTokens = prompts.reduce((s, p) => s + p.length, 0);
   const timer = new RequestTimer(ctx.metrics);
   const id = newId('cmpl');

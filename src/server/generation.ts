@@ -67,6 +67,22 @@ export function engineError(e: unknown): ApiError {
   return new ApiError('internal', 'internal server error', null, { cause: e });
 }
 
+/**
+ * Submits every choice of a request before answering, so refusals (429, 400) are plain HTTP errors; on a refusal
+ * the choices already queued are cancelled through `ac` and the client-abort listener is removed.
+ */
+export function submitAll(model: ServedModel, specs: readonly ChoiceSpec[], ac: AbortController, cleanup: () => void): RequestHandle[] {
+  const handles: RequestHandle[] = [];
+  try {
+    for (const s of specs) handles.push(submitChoice(model, s));
+  } catch (e) {
+    ac.abort();
+    cleanup();
+    throw e;
+  }
+  return handles;
+}
+
 /** Submits a choice to the engine (throws ApiError on refusal). */
 export function submitChoice(model: ServedModel, spec: ChoiceSpec): RequestHandle {
   try {
