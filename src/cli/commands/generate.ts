@@ -1,7 +1,8 @@
 /** `nemotron generate --model DIR --prompt TEXT | --prompt-ids IDS`: streams a continuation to stdout. */
 import { parseArgs } from 'node:util';
 import { generateStream } from '../../engine/generate.js';
-import { loadModel } from '../../loaders/load-model.js';
+import { loadModelAsync } from '../../loaders/load-model.js';
+import { loadingProgress } from '../../server/progress.js';
 import { selectBackend } from '../../runtime/select.js';
 import { idsFlag, numberFlag, UsageError } from '../args.js';
 import { loadTextCodec } from '../text.js';
@@ -32,7 +33,13 @@ export async function run(argv: string[]): Promise<void> {
   const dir = values.model ?? defaultModelDir();
   requireModelDir(dir, isDefault);
   if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError(`give exactly one of --prompt or --prompt-ids\n${usage}`);
-  const lm = loadModel(dir, selectBackend(values.backend));
+  const progress = loadingProgress(`loading ${dir}`);
+  let lm;
+  try {
+    lm = await loadModelAsync(dir, selectBackend(values.backend), { onProgress: progress.update });
+  } finally {
+    progress.stop();
+  }
   const codec = values.prompt !== undefined || !values.ids ? await loadTextCodec(dir) : null;
   let prompt: number[];
   if (values['prompt-ids'] !== undefined) prompt = idsFlag(values['prompt-ids'], 'prompt-ids');
@@ -65,6 +72,7 @@ export async function run(argv: string[]): Promise<void> {
   if (values.stats) {
     const end = performance.now();
     const decodeRate = n > 1 ? ((n - 1) / (end - first)) * 1000 : 0;
-    process.stderr.write(`prompt ${prompt.length} tokens, ttft ${(first - t0).toFixed(1)} ms, ${n} new tokens, decode ${decodeRate.toFixed(1)} tok/s\n`);
+    const peak = process.resourceUsage().maxRSS / 1024; // KiB -> MiB
+    process.stderr.write(`prompt ${prompt.length} tokens, ttft ${(first - t0).toFixed(1)} ms, ${n} new tokens, decode ${decodeRate.toFixed(1)} tok/s, peak RSS ${peak.toFixed(0)} MiB\n`);
   }
 }
