@@ -93,6 +93,57 @@ describeCuda.each(FIXTURE_NAMES)('golden fixture on CUDA: %s', (name) => {
     }
   });
 
+  it('greedy 64 tokens through pipelined graph decoding (argmax and token feed on the device) equal the golden continuation', () => {
+    const g = gpu();
+    const model = loadModel(fixtureDir(name), g).model;
+    const graphs = new DecodeGraphs(g);
+    graphs.timeGpu = true;
+    for (const p of prompts) {
+      const state = model.newState();
+      const first = g.argmaxRows(model.forward([{ tokens: golden.prompts[p], state }]));
+      const fwd = () => model.forward([{ tokens: [0], state }]);
+      // two calls: the second starts from the first's last token (eager warm-up and capture happen in the first)
+      const a = graphs.decodeGreedy('d1', first, 20, fwd);
+      const b = graphs.decodeGreedy('d1', a[a.length - 1], 43, fwd);
+      const out = [first[0], ...a.map((t) => t[0]), ...b.map((t) => t[0])];
+      expect(state.position).toBe(golden.prompts[p].length + 63);
+      model.freeState(state);
+      expect(out, `prompt ${p}`).toEqual(golden.greedy[p].tokens);
+    }
+    expect(graphs.stats.captured).toBe(1);
+    expect(graphs.stats.replayed).toBe(prompts.length * 63 - 2);
+    expect(graphs.stats.timedReplays).toBe(graphs.stats.replayed);
+    graphs.clear();
+  });
+
+  it('pipelined graph decoding across KV-cache growth equals step-by-step graph decoding (batch 2)', () => {
+    const g = gpu();
+    const model = loadModel(fixtureDir(name), g).model;
+    const graphs = new DecodeGraphs(g);
+    const vocab = model.config.vocabSize;
+    // 250-token prompts: the KV caches (256 rows at first) grow during the replays
+    const prompt = (k: number) => Array.from({ length: 250 }, (_, i) => (i * 7919 + k * 104729 + 3) % vocab);
+    const run = (pipelined: boolean): number[][] => {
+      const states = [model.newState(), model.newState()];
+      const first = g.argmaxRows(model.forward(states.map((state, k) => ({ tokens: prompt(k), state }))));
+      const out: number[][] = [[...first]];
+      if (pipelined) {
+        const fwd = () => model.forward(states.map((state) => ({ tokens: [0], state })));
+        for (const t of graphs.decodeGreedy('d2', first, 12, fwd)) out.push([...t]);
+      } else {
+        let toks = first;
+        for (let i = 0; i < 12; i++) {
+          toks = g.argmaxRows(graphs.run('d2-sync', () => model.forward(states.map((state, k) => ({ tokens: [toks[k]], state })))));
+          out.push([...toks]);
+        }
+      }
+      for (const s of states) model.freeState(s);
+      return out;
+    };
+    expect(run(true)).toEqual(run(false));
+    graphs.clear();
+  });
+
   it('a batch of two sequences decodes like each alone (graphs, batch bucket 2)', () => {
     const g = gpu();
     const model = loadModel(fixtureDir(name), g).model;

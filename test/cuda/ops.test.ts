@@ -78,6 +78,28 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expect(() => G(g).embed(table.gpu, Int32Array.from([1000]))).toThrow(RangeError);
   });
 
+  it('residual add fused into the next RMSNorm: the same bits as add then RMSNorm, and the sum is written too', () => {
+    const g = b();
+    const a = act(g, 8, [3, 2688], 2);
+    const y = act(g, 9, [3, 2688], 2);
+    const w = act(g, 10, [2688]);
+    const launches = g.kernels.launches;
+    const h = G(g).add(a.gpu, y.gpu);
+    const u = G(g).rmsNorm(h, w.gpu, 1e-5); // one kernel (add_rms_norm)
+    expect(g.kernels.launches - launches).toBe(1);
+    const hRef = ref.add(a.cpu, y.cpu);
+    expectClose(G(g).toFloat32(h), ref.toFloat32(hRef), 1e-6, 'sum');
+    expectClose(G(g).toFloat32(u), ref.toFloat32(ref.rmsNorm(hRef, w.cpu, 1e-5)), 1e-4, 'norm');
+    // unfused: the add is launched before the next op that is not an RMSNorm of its output
+    const h2 = G(g).add(a.gpu, y.gpu);
+    const u2 = G(g).rmsNorm(G(g).add(h2, a.gpu), w.gpu, 1e-5);
+    const u2Ref = ref.rmsNorm(ref.add(hRef, a.cpu), w.cpu, 1e-5);
+    expectClose(G(g).toFloat32(u2), ref.toFloat32(u2Ref), 1e-4, 'chained');
+    const fused = G(g).toFloat32(G(g).rmsNorm(G(g).add(a.gpu, y.gpu), w.gpu, 1e-5));
+    const plain = G(g).toFloat32(G(g).rmsNorm(h, w.gpu, 1e-5)); // h is no pending sum: the plain rms_norm kernel
+    expect(Array.from(fused)).toEqual(Array.from(plain));
+  });
+
   const moeCases: Array<{ E: number; K: number; H: number; I: number; N: number; nGroup?: number; topkGroup?: number }> = [
     { E: 8, K: 6, H: 2688, I: 1856, N: 1 },
     { E: 8, K: 6, H: 2688, I: 1856, N: 5 },

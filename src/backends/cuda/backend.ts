@@ -12,7 +12,7 @@ import { CudaDevice } from './device.js';
 import { Kernels } from './launch.js';
 import { OpProfiler } from './profile.js';
 import { attention } from './ops/attention.js';
-import { add, addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
+import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { matmul } from './ops/matmul.js';
 import { moeExperts, moeRoute } from './ops/moe.js';
@@ -42,9 +42,16 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   readonly blas: Blas;
   readonly precise: boolean;
   private readonly poison: boolean;
+  /** See CudaCtx.tokenFeed (set by DecodeGraphs.decodeGreedy for the duration of a pipelined decode). */
+  tokenFeed: { ptr: number; n: number } | null = null;
   /** Per-op GPU times (eager steps only) once `enableProfiling()` was called. */
   profiler: OpProfiler | null = null;
   private readonly f32Cache = new WeakMap<CudaTensor, CudaTensor>();
+  /**
+   * An `add` not launched yet. When the next op is an RMSNorm of its output (the residual stream: h = h + y, then
+   * the next layer's norm of h) the two run as one kernel; any other op, read or copy launches it first.
+   */
+  private pendingAdd: { a: number; b: number; out: CudaTensor } | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -119,8 +126,17 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
+  /** Launches a deferred `add` (see pendingAdd); a no-op when none is pending. */
+  flushPending(): void {
+    const p = this.pendingAdd;
+    if (!p) return;
+    this.pendingAdd = null;
+    this.kernels.launch('add_f32', this.blocks(p.out.numel), 256, [p.a, p.b, p.out.ptr, p.out.numel]);
+  }
+
   /** Starts a step: temporaries of the previous step become invalid and their memory is reused. */
   beginStep(): void {
+    this.flushPending();
     if (this.dev.mode === 'eager' && this.dev.meta.offset > 0) this.dev.sync(); // staging copies done before reuse
     this.dev.arena.reset();
     this.dev.meta.reset();
@@ -150,6 +166,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
 
   toFloat32(t: CudaTensor): Float32Array {
     this.live(t);
+    this.flushPending();
     if (t.dtype === 'bf16') {
       const raw = new Uint16Array(t.rows * t.ld);
       this.dev.download(raw, t.ptr);
@@ -177,6 +194,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
 
   copy(dst: CudaTensor, src: CudaTensor): void {
     this.live(dst, src);
+    this.flushPending();
     if (dst.numel !== src.numel || dst.dtype !== src.dtype) throw new Error(`copy: [${src.shape}] ${src.dtype} into [${dst.shape}] ${dst.dtype}`);
     if (!dst.contiguous) throw new Error('copy: destination must be contiguous');
     const s = this.contig(src);
@@ -210,6 +228,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   /** Row-wise argmax on the device; returns the indices (greedy sampling without copying logits back). */
   argmaxRows(x: CudaTensor): Int32Array {
     this.live(x);
+    this.flushPending();
     const c = this.contig(x);
     const out = this.alloc([x.rows], 'i32');
     this.kernels.launch('argmax_rows', x.rows, 256, [c.ptr, x.cols, out.ptr]);
@@ -218,20 +237,58 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return ids;
   }
 
+  /** Row-wise argmax written to the device buffer `out` (i32 [rows]); part of the step (captured in a graph). */
+  argmaxInto(x: CudaTensor, out: number): void {
+    this.live(x);
+    this.flushPending();
+    const c = this.contig(x);
+    this.kernels.launch('argmax_rows', x.rows, 256, [c.ptr, x.cols, out]);
+  }
+
   enableProfiling(): OpProfiler {
     return (this.profiler ??= new OpProfiler(this.dev));
   }
 
   private t<R>(name: string, fn: () => R): R {
+    this.flushPending();
     return this.profiler ? this.profiler.time(name, fn) : fn();
+  }
+
+  /** add, deferred: launched with the next op (fused into it when that op is an RMSNorm of the sum). */
+  private addDeferred(a: CudaTensor, b: CudaTensor): CudaTensor {
+    this.live(a, b);
+    if (a.numel !== b.numel) throw new Error(`add: shapes [${a.shape}] and [${b.shape}] differ`);
+    const ac = this.contig(a);
+    const bc = this.contig(b);
+    const out = this.alloc(a.shape);
+    this.pendingAdd = { a: ac.ptr, b: bc.ptr, out };
+    return out;
+  }
+
+  /** RMSNorm of x = a + b with the deferred add in the same kernel (x is written too: it is the next residual). */
+  private addRmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
+    const p = this.pendingAdd!;
+    this.pendingAdd = null;
+    this.live(x, w);
+    const wf = this.f32(w);
+    if (wf.numel !== x.cols) throw new Error(`rmsNorm: weight of ${wf.numel} for rows of ${x.cols}`);
+    const out = this.alloc(x.shape);
+    this.kernels.launch('add_rms_norm', x.rows, 256, [p.a, p.b, x.ptr, wf.ptr, out.ptr, x.cols, eps]);
+    return out;
   }
 
   // ---- ops ----------------------------------------------------------------------------------------------
 
   embed(table: CudaTensor, ids: Int32Array): CudaTensor { return this.t('embed', () => embed(this, table, ids)); }
-  rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor { return this.t('rmsNorm', () => rmsNorm(this, x, w, eps)); }
+  rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
+    if (this.pendingAdd && this.pendingAdd.out === x && x.contiguous) {
+      const fused = () => this.addRmsNorm(x, w, eps);
+      return this.profiler ? this.profiler.time('add+rmsNorm', fused) : fused();
+    }
+    return this.t('rmsNorm', () => rmsNorm(this, x, w, eps));
+  }
   matmul(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
-  add(a: CudaTensor, b: CudaTensor): CudaTensor { return this.t('add', () => add(this, a, b)); }
+  add(a: CudaTensor, b: CudaTensor): CudaTensor { return this.t('add', () => this.addDeferred(a, b)); }
   addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return this.t('addBias', () => addBias(this, x, b)); }
   gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor { return this.t('gatherRows', () => gatherRows(this, x, rows)); }
   splitCols(x: CudaTensor, widths: readonly number[]): CudaTensor[] { return splitCols(this, x, widths); }

@@ -17,22 +17,39 @@ const META_BYTES = 32 << 20;
 
 /** Pinned host area mirrored on the device; ops write small tables here and kernels read the device copy. */
 class MetaStaging {
-  readonly host: Handle;
+  /** The host staging area ops write to now (one of `areas`). */
+  host: Handle;
   readonly dev: number;
-  private readonly buf: ArrayBuffer;
-  private readonly i32v: Int32Array;
-  private readonly u32v: Uint32Array;
+  private i32v: Int32Array;
+  private u32v: Uint32Array;
+  /**
+   * Pinned host areas: [0] always; [1] made on first use. Pipelined graph replays alternate between them, so
+   * that step n+1's metadata is written while step n's upload may still be pending on the stream.
+   */
+  private readonly areas: { host: Handle; i32v: Int32Array; u32v: Uint32Array }[] = [];
   offset = 0;
   flushed = 0;
 
   constructor(private readonly d: CudaDevice) {
-    const p: [Handle | null] = [null];
-    check(d.drv.cuMemHostAlloc(p, META_BYTES, 0), 'cuMemHostAlloc (metadata staging)');
-    this.host = p[0]!;
-    this.buf = getKoffi().view(this.host, META_BYTES);
-    this.i32v = new Int32Array(this.buf);
-    this.u32v = new Uint32Array(this.buf);
+    this.areas.push(this.newArea());
+    ({ host: this.host, i32v: this.i32v, u32v: this.u32v } = this.areas[0]);
     this.dev = d.rawAlloc(META_BYTES);
+  }
+
+  private newArea(): { host: Handle; i32v: Int32Array; u32v: Uint32Array } {
+    const p: [Handle | null] = [null];
+    check(this.d.drv.cuMemHostAlloc(p, META_BYTES, 0), 'cuMemHostAlloc (metadata staging)');
+    const buf = getKoffi().view(p[0]!, META_BYTES);
+    return { host: p[0]!, i32v: new Int32Array(buf), u32v: new Uint32Array(buf) };
+  }
+
+  /**
+   * Switches the host area that ops write to (0 or 1). The caller guarantees that no upload still pending on the
+   * stream reads the area it switches to.
+   */
+  selectArea(i: 0 | 1): void {
+    while (this.areas.length <= i) this.areas.push(this.newArea());
+    ({ host: this.host, i32v: this.i32v, u32v: this.u32v } = this.areas[i]);
   }
 
   private take(bytes: number): number {

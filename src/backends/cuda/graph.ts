@@ -4,14 +4,31 @@
  * graph and launched; later calls replay it: the step runs on the host in 'dry' mode (same arena addresses, new
  * metadata: token ids, cache lengths, state pointers), the metadata is copied up in one transfer, and the graph is
  * launched. A key must always name the same step shape (e.g. decode of B sequences, one token each).
+ *
+ * `decodeGreedy` is the pipelined form for greedy decoding: the argmax is part of the graph and writes the next
+ * step's input ids into a device buffer that the graph's embedding reads, so no token goes through the host
+ * between steps; step n+1 is dry-run and queued while step n runs on the GPU (its metadata in the other of two
+ * pinned host areas), and the sampled ids are read back from pinned memory one step behind, after an event.
  */
 import type { CudaBackend } from './backend.js';
 import { check, type Handle } from './ffi/driver.js';
+import { getKoffi } from './ffi/load.js';
+import type { CudaTensor } from './tensor.js';
 
 interface Captured {
   exec: Handle;
   arenaBytes: number;
   metaBytes: number;
+}
+
+/** Pinned read-back slots of decodeGreedy (ids of steps i & 1 = 0 and 1) and their events. */
+interface Ring {
+  B: number;
+  host: Handle;
+  ids: Int32Array;
+  start: [Handle, Handle];
+  done: [Handle, Handle];
+  timed: [boolean, boolean];
 }
 
 export class DecodeGraphs {
@@ -22,6 +39,8 @@ export class DecodeGraphs {
   timeGpu = false;
   private events: [Handle, Handle] | null = null;
   private timing = false;
+  private readonly feeds = new Map<string, { ptr: number; size: number }>();
+  private ring: Ring | null = null;
 
   constructor(private readonly backend: CudaBackend) {}
 
@@ -29,46 +48,17 @@ export class DecodeGraphs {
     const dev = this.backend.dev;
     if (dev.mode !== 'eager') throw new Error('DecodeGraphs.run: steps cannot nest');
     dev.sync(); // the previous step no longer reads the metadata buffer
-    if (this.timing && this.events) {
-      const ms: [number] = [0];
-      check(dev.drv.cuEventElapsedTime(ms, this.events[0], this.events[1]), 'cuEventElapsedTime');
-      this.stats.gpuMs += ms[0];
-      this.stats.timedReplays++;
-      this.timing = false;
-    }
+    this.readTiming();
     const g = this.graphs.get(key);
     if (!g && !this.warmed.has(key)) {
       this.warmed.add(key);
       this.stats.eager++;
-      return step();
-    }
-    if (!g) {
-      this.backend.beginStep();
-      dev.beginCapture();
-      let r: R;
-      try {
-        r = step();
-      } catch (e) {
-        dev.abortCapture();
-        throw e;
-      }
-      const exec = dev.endCapture();
-      this.graphs.set(key, { exec, arenaBytes: dev.arena.usedBytes(), metaBytes: dev.meta.offset });
-      this.stats.captured++;
-      dev.meta.flush();
-      dev.launchGraph(exec);
+      const r = step();
+      this.backend.flushPending();
       return r;
     }
-    dev.mode = 'dry';
-    let r: R;
-    try {
-      r = step();
-    } finally {
-      dev.mode = 'eager';
-    }
-    if (dev.arena.usedBytes() !== g.arenaBytes || dev.meta.offset !== g.metaBytes) {
-      throw new Error(`graph step "${key}" differs from the captured one (arena ${dev.arena.usedBytes()} vs ${g.arenaBytes} bytes, metadata ${dev.meta.offset} vs ${g.metaBytes})`);
-    }
+    if (!g) return this.capture(key, step);
+    const r = this.dryRun(key, g, step);
     this.stats.replayed++;
     if (this.timeGpu) {
       if (!this.events) this.events = [this.event(), this.event()];
@@ -83,6 +73,158 @@ export class DecodeGraphs {
     return r;
   }
 
+  /**
+   * Greedy decoding of `steps` tokens for a batch, pipelined (see the file comment). `first` holds each sequence's
+   * input token of the first step; `forward()` runs one decode step of the batch (one token per sequence) and
+   * returns its logits [B, V]: the token ids it passes to the model are placeholders (any in-range value), since
+   * the embedding reads the ids from the device. Every step runs (the states advance by exactly `steps` tokens);
+   * returns the sampled ids of each step ([steps][B]), the same as `run` + `argmaxRows` step by step.
+   */
+  decodeGreedy(key: string, first: Int32Array, steps: number, forward: () => CudaTensor): Int32Array[] {
+    const backend = this.backend;
+    const dev = backend.dev;
+    if (dev.mode !== 'eager') throw new Error('DecodeGraphs.decodeGreedy: steps cannot nest');
+    const B = first.length;
+    const gkey = `greedy:${key}:${B}`;
+    const feed = this.feedFor(gkey, B);
+    const ring = this.ringFor(B);
+    const out: Int32Array[] = [];
+    dev.sync();
+    this.readTiming();
+    dev.upload(feed, first);
+    backend.tokenFeed = { ptr: feed, n: B };
+    let pending = -1; // the last step queued on the GPU whose ids are not read yet
+    let replays = 0;
+    const collect = (i: number) => {
+      const slot = i & 1;
+      check(dev.drv.cuEventSynchronize(ring.done[slot]), 'cuEventSynchronize');
+      if (ring.timed[slot]) {
+        const ms: [number] = [0];
+        check(dev.drv.cuEventElapsedTime(ms, ring.start[slot], ring.done[slot]), 'cuEventElapsedTime');
+        this.stats.gpuMs += ms[0];
+        this.stats.timedReplays++;
+        ring.timed[slot] = false;
+      }
+      out[i] = ring.ids.slice(slot * B, slot * B + B);
+    };
+    // after the step's work on the stream: its sampled ids to pinned slot i & 1, then the slot's event
+    const readBack = (i: number) => {
+      const slot = i & 1;
+      check(dev.drv.cuMemcpyDtoHAsync(ring.host + BigInt(slot * B * 4), feed, B * 4, dev.stream), 'cuMemcpyDtoHAsync (sampled ids)');
+      check(dev.drv.cuEventRecord(ring.done[slot], dev.stream), 'cuEventRecord');
+    };
+    const step = () => backend.argmaxInto(forward(), feed);
+    try {
+      for (let i = 0; i < steps; i++) {
+        const g = this.graphs.get(gkey);
+        if (!g) {
+          // eager warm-up or capture: not pipelined (eager launches share staging area 0 with the uploads)
+          if (pending >= 0) collect(pending);
+          pending = -1;
+          dev.sync();
+          if (!this.warmed.has(gkey)) {
+            this.warmed.add(gkey);
+            this.stats.eager++;
+            step();
+          } else {
+            this.capture(gkey, step);
+          }
+          readBack(i);
+          collect(i);
+          continue;
+        }
+        // host area `replays & 1` was last read by the upload of step i - 2 at the latest, collected before now
+        dev.meta.selectArea((replays++ & 1) as 0 | 1);
+        this.dryRun(gkey, g, step);
+        const slot = i & 1;
+        if (this.timeGpu) check(dev.drv.cuEventRecord(ring.start[slot], dev.stream), 'cuEventRecord');
+        dev.meta.flush();
+        dev.launchGraph(g.exec);
+        ring.timed[slot] = this.timeGpu;
+        this.stats.replayed++;
+        readBack(i);
+        if (pending >= 0) collect(pending); // step i - 1, while step i runs
+        pending = i;
+      }
+      if (pending >= 0) collect(pending);
+    } finally {
+      backend.tokenFeed = null;
+      dev.sync();
+      dev.meta.selectArea(0);
+    }
+    return out;
+  }
+
+  /** Captures `step` under `key` and launches the graph once (the step's first graph run). */
+  private capture<R>(key: string, step: () => R): R {
+    const dev = this.backend.dev;
+    this.backend.beginStep();
+    dev.beginCapture();
+    let r: R;
+    try {
+      r = step();
+      this.backend.flushPending(); // a deferred op of the step belongs in the graph
+    } catch (e) {
+      dev.abortCapture();
+      throw e;
+    }
+    const exec = dev.endCapture();
+    this.graphs.set(key, { exec, arenaBytes: dev.arena.usedBytes(), metaBytes: dev.meta.offset });
+    this.stats.captured++;
+    dev.meta.flush();
+    dev.launchGraph(exec);
+    return r;
+  }
+
+  /** Runs a captured step on the host only (new metadata in the staging area); checks that it matches the graph. */
+  private dryRun<R>(key: string, g: Captured, step: () => R): R {
+    const dev = this.backend.dev;
+    dev.mode = 'dry';
+    let r: R;
+    try {
+      r = step();
+      this.backend.flushPending();
+    } finally {
+      dev.mode = 'eager';
+    }
+    if (dev.arena.usedBytes() !== g.arenaBytes || dev.meta.offset !== g.metaBytes) {
+      throw new Error(`graph step "${key}" differs from the captured one (arena ${dev.arena.usedBytes()} vs ${g.arenaBytes} bytes, metadata ${dev.meta.offset} vs ${g.metaBytes})`);
+    }
+    return r;
+  }
+
+  /** A persistent device buffer of B input ids per graph key (its address is baked into the graph). */
+  private feedFor(key: string, B: number): number {
+    let f = this.feeds.get(key);
+    if (!f) this.feeds.set(key, (f = this.backend.dev.pool.alloc(B * 4)));
+    return f.ptr;
+  }
+
+  /** Two pinned slots of B ids for the read-back, an event per slot, and start events for GPU timing. */
+  private ringFor(B: number): Ring {
+    if (this.ring && this.ring.B >= B) return this.ring;
+    const drv = this.backend.dev.drv;
+    const old = this.ring;
+    if (old) check(drv.cuMemFreeHost(old.host), 'cuMemFreeHost');
+    const p: [Handle | null] = [null];
+    check(drv.cuMemHostAlloc(p, 2 * B * 4, 0), 'cuMemHostAlloc (sampled ids)');
+    this.ring = {
+      B, host: p[0]!, ids: new Int32Array(getKoffi().view(p[0]!, 2 * B * 4)),
+      start: old?.start ?? [this.event(), this.event()], done: old?.done ?? [this.event(), this.event()], timed: [false, false],
+    };
+    return this.ring;
+  }
+
+  /** Adds the GPU time of the last `run` replay (after a sync). */
+  private readTiming(): void {
+    if (!this.timing || !this.events) return;
+    const ms: [number] = [0];
+    check(this.backend.dev.drv.cuEventElapsedTime(ms, this.events[0], this.events[1]), 'cuEventElapsedTime');
+    this.stats.gpuMs += ms[0];
+    this.stats.timedReplays++;
+    this.timing = false;
+  }
+
   private event(): Handle {
     const p: [Handle | null] = [null];
     check(this.backend.dev.drv.cuEventCreate(p, 0), 'cuEventCreate');
@@ -94,5 +236,7 @@ export class DecodeGraphs {
     for (const g of this.graphs.values()) this.backend.dev.destroyGraph(g.exec);
     this.graphs.clear();
     this.warmed.clear();
+    for (const f of this.feeds.values()) this.backend.dev.pool.release(f.ptr, f.size);
+    this.feeds.clear();
   }
 }

@@ -57,6 +57,11 @@ export interface CudaCtx {
   readonly blas: Blas;
   /** Prefill GEMMs on float32-accurate activations (two bf16 passes) instead of bf16-rounded ones. */
   readonly precise: boolean;
+  /**
+   * While set, an embed of exactly `n` ids reads them from this device buffer (i32 [n]) instead of the host array:
+   * pipelined graph decoding feeds each step the tokens the previous step sampled on the device.
+   */
+  readonly tokenFeed: { ptr: number; n: number } | null;
   /** A new arena tensor (contiguous). */
   alloc(shape: readonly number[], dtype?: DType): CudaTensor;
   /** Runs `fn` with arena scratch released afterwards (allocate outputs before calling). */

@@ -30,3 +30,20 @@ extern "C" __global__ void gated_rms_norm(const float* y, int ldy, const float* 
   float* o = out + r * width + g0;
   for (int j = threadIdx.x; j < gs; j += blockDim.x) o[j] = w[g0 + j] * (yr[j] * silu(zr[j])) * inv;
 }
+
+// The residual add fused into the RMSNorm that follows it: h = a + b (written out: the next residual), then
+// out = w * h / sqrt(mean(h^2) + eps). Same float32 values and summation order as add_f32 then rms_norm.
+// a, b, h, out: [rows, H] contiguous. grid: rows; block 256.
+extern "C" __global__ void add_rms_norm(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
+  __shared__ float sh[32];
+  const long long r0 = (long long)blockIdx.x * H;
+  float ss = 0.f;
+  for (int j = threadIdx.x; j < H; j += blockDim.x) {
+    const float v = a[r0 + j] + b[r0 + j];
+    h[r0 + j] = v;
+    ss += v * v;
+  }
+  ss = block_sum(ss, sh);
+  const float inv = 1.f / sqrtf(ss / H + eps);
+  for (int j = threadIdx.x; j < H; j += blockDim.x) out[r0 + j] = w[j] * (h[r0 + j] * inv);
+}

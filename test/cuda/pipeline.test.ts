@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import type { CudaBackend } from '../../src/backends/cuda/backend.js';
+import { getKoffi } from '../../src/backends/cuda/ffi/load.js';
+import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
+
+// Device-independent check of DecodeGraphs.decodeGreedy's bookkeeping (runs on every machine): a fake device whose
+// stream runs each operation when it is issued, and whose graphs replay the recorded operations. A "model" reads
+// its input ids from the token feed and its "argmax" writes next(id) back: the ids read back must be the chain
+// next(first), next(next(first)), ... step by step, through the eager warm-up, the capture and the replays.
+
+const next = (t: number) => (t * 31 + 7) % 1000;
+
+function fakeBackend() {
+  const k = getKoffi();
+  const mem = new Map<number, Int32Array>(); // device buffers by address
+  let nextAddr = 0x1000;
+  let nextHandle = 1n;
+  const graphs = new Map<bigint, (() => void)[]>();
+  let recording: (() => void)[] | null = null;
+  const log: string[] = [];
+  const hostViews = new Map<bigint, Int32Array>();
+  /** Runs an operation now (eager), records it (capture) or drops it (dry: the graph does it). */
+  const issue = (op: () => void) => {
+    if (dev.mode === 'eager') op();
+    else if (dev.mode === 'capture') recording!.push(op);
+  };
+  const drv = {
+    cuEventCreate: (p: [bigint | null]) => ((p[0] = nextHandle++), 0),
+    cuEventRecord: () => 0,
+    cuEventSynchronize: () => 0,
+    cuEventElapsedTime: (ms: [number]) => ((ms[0] = 1), 0),
+    cuMemHostAlloc: (p: [bigint | null], bytes: number) => {
+      const ptr = k.alloc('uint8_t', bytes) as unknown as bigint;
+      hostViews.set(ptr, new Int32Array(k.view(ptr, bytes)));
+      p[0] = ptr;
+      return 0;
+    },
+    cuMemFreeHost: () => 0,
+    cuMemcpyDtoHAsync: (dst: bigint, src: number, bytes: number) => {
+      for (const [base, view] of hostViews) {
+        const off = Number(dst - base);
+        if (off >= 0 && off < view.byteLength) view.set(mem.get(src)!.subarray(0, bytes / 4), off / 4);
+      }
+      log.push('readback');
+      return 0;
+    },
+  };
+  const dev = {
+    mode: 'eager' as 'eager' | 'capture' | 'dry',
+    drv,
+    stream: 0n,
+    arena: { usedBytes: () => 0 },
+    meta: { offset: 0, selectArea: (i: number) => log.push(`area ${i}`), flush: () => {}, reset: () => {} },
+    pool: { alloc: (bytes: number) => ({ ptr: nextAddr, size: (mem.set(nextAddr, new Int32Array(bytes / 4)), (nextAddr += 0x1000), bytes) }), release: () => {} },
+    sync: () => {},
+    upload: (dst: number, src: Int32Array) => mem.get(dst)!.set(src),
+    beginCapture: () => ((dev.mode = 'capture'), (recording = [])),
+    endCapture: () => {
+      dev.mode = 'eager';
+      const h = nextHandle++;
+      graphs.set(h, recording!);
+      return h;
+    },
+    abortCapture: () => (dev.mode = 'eager'),
+    launchGraph: (h: bigint) => {
+      log.push('graph');
+      for (const op of graphs.get(h)!) op();
+    },
+    destroyGraph: () => {},
+  };
+  let inputs: Int32Array = new Int32Array(0);
+  const backend = {
+    dev,
+    tokenFeed: null as { ptr: number; n: number } | null,
+    beginStep: () => {},
+    flushPending: () => {},
+    argmaxInto: (_x: unknown, out: number) => issue(() => mem.get(out)!.set(inputs.map(next))),
+  };
+  /** One decode step of the fake model: reads the fed ids (the embedding). */
+  const forward = () => {
+    const feed = backend.tokenFeed!;
+    issue(() => (inputs = mem.get(feed.ptr)!.slice(0, feed.n)));
+    return null as never;
+  };
+  return { backend: backend as unknown as CudaBackend, forward, log };
+}
+
+describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
+  it('feeds each step the ids the previous one sampled, and reads them back in step order', () => {
+    const { backend, forward, log } = fakeBackend();
+    const graphs = new DecodeGraphs(backend);
+    const first = Int32Array.from([1, 2, 3]);
+    const a = graphs.decodeGreedy('d', first, 7, forward);
+    const want: number[][] = [];
+    let cur = Array.from(first);
+    for (let i = 0; i < 12; i++) want.push((cur = cur.map(next)));
+    expect(a.map((r) => Array.from(r))).toEqual(want.slice(0, 7));
+    expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 5 });
+    // a second call starts from the given ids with no warm-up; replays alternate the staging areas from 0
+    const b = graphs.decodeGreedy('d', a[6], 5, forward);
+    expect(b.map((r) => Array.from(r))).toEqual(want.slice(7, 12));
+    expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 10 });
+    const areas = log.filter((l) => l.startsWith('area'));
+    expect(areas.slice(-6)).toEqual(['area 0', 'area 1', 'area 0', 'area 1', 'area 0', 'area 0']);
+    // another batch size is another graph
+    const c = graphs.decodeGreedy('d', Int32Array.from([5]), 3, forward);
+    expect(c.map((r) => r[0])).toEqual([next(5), next(next(5)), next(next(next(5)))]);
+    expect(graphs.stats.captured).toBe(2);
+  });
+});
