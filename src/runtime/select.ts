@@ -4,10 +4,11 @@
  */
 import { CpuFastBackend } from '../backends/cpu/fast/backend.js';
 import { CpuRefBackend } from '../backends/cpu/ref/backend.js';
+import { CpuSimdBackend } from '../backends/cpu/simd/backend.js';
 import { CudaBackend } from '../backends/cuda/backend.js';
 import type { Ops, Tensor } from '../ops/ops.js';
 
-export const BACKENDS = ['cpu-fast', 'cpu-ref', 'cuda'] as const;
+export const BACKENDS = ['cpu-fast', 'cpu-simd', 'cpu-ref', 'cuda'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Returns the backend called `name`; throws with the list of known ones otherwise. */
@@ -18,6 +19,8 @@ export function selectBackend(name: string = 'cpu-fast'): Ops<Tensor> {
     case 'cpu-fast':
     case 'cpu':
       return new CpuFastBackend() as unknown as Ops<Tensor>;
+    case 'cpu-simd':
+      return new CpuSimdBackend() as unknown as Ops<Tensor>;
     case 'cuda':
       // importing the module loads no FFI: koffi and libcuda are opened by the constructor
       return new CudaBackend() as unknown as Ops<Tensor>;

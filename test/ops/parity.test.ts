@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { CpuFastBackend } from '../../src/backends/cpu/fast/backend.js';
 import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
+import { CpuSimdBackend } from '../../src/backends/cpu/simd/backend.js';
 import type { Ops, Tensor } from '../../src/ops/ops.js';
 import { relErr } from '../helpers/fixtures.js';
-import { opCases } from './cases.js';
+import { opCases, randn } from './cases.js';
 
 // Every op of every CPU backend against the plain reference (the GPU backends run the same cases in test/cuda).
 const ref = new CpuRefBackend() as unknown as Ops<Tensor>;
-const backends: Array<[string, Ops<Tensor>, number]> = [['cpu-fast', new CpuFastBackend() as unknown as Ops<Tensor>, 1e-5]];
+const backends: Array<[string, Ops<Tensor>, number]> = [
+  ['cpu-fast', new CpuFastBackend() as unknown as Ops<Tensor>, 1e-5],
+  ['cpu-simd', new CpuSimdBackend() as unknown as Ops<Tensor>, 1e-5],
+];
 
 describe.each(backends)('op parity: %s vs cpu-ref', (_name, backend, tol) => {
   it.each(opCases().map((c) => [c.name, c] as const))('%s', (_n, c) => {
@@ -24,6 +28,43 @@ describe.each(backends)('op parity: %s vs cpu-ref', (_name, backend, tol) => {
     for (const op of ['embed', 'rmsNorm', 'matmul', 'mambaConv', 'ssmScan', 'gatedRmsNorm', 'attention', 'moeRoute', 'moeExperts'] as const) {
       expect(backend.supports(op)).toBe(true);
     }
+  });
+});
+
+describe('cpu-simd with BF16 weights (fromBytes, kept as BF16 in wasm memory) vs cpu-ref on the same values', () => {
+  const simd = new CpuSimdBackend();
+  /** Random weights rounded to BF16: the raw little-endian bytes and their float32 values. */
+  const bf16 = (seed: number, n: number, scale: number) => {
+    const u32 = new Uint32Array(randn(seed, n, scale).buffer);
+    const bytes = new Uint8Array(2 * n);
+    const values = new Float32Array(n);
+    const v32 = new Uint32Array(values.buffer);
+    for (let i = 0; i < n; i++) {
+      const h = (u32[i] + 0x7fff + ((u32[i] >>> 16) & 1)) >>> 16; // round to nearest even
+      bytes[2 * i] = h & 0xff;
+      bytes[2 * i + 1] = h >>> 8;
+      v32[i] = h << 16;
+    }
+    return { bytes, values };
+  };
+  it.each([[1, 64, 200], [5, 64, 64], [4, 256, 1804], [3, 768, 256]])('matmul [%i,%i]x[%i,in]', (n, inDim, outDim) => {
+    const w = bf16(50, outDim * inDim, 1 / Math.sqrt(inDim));
+    const x = randn(51, n * inDim);
+    const want = ref.toFloat32(ref.matmul(ref.fromFloat32(x, [n, inDim]), ref.fromFloat32(w.values, [outDim, inDim])));
+    const got = simd.toFloat32(simd.matmul(simd.fromFloat32(x, [n, inDim]), simd.fromBytes(w.bytes, 'BF16', [outDim, inDim])));
+    expect(relErr(got, want)).toBeLessThanOrEqual(1e-5);
+  });
+  it('moeExperts E=8 top-2 H=64 I=32 over 5 tokens', () => {
+    const [E, H, I, n] = [8, 64, 32, 5];
+    const ups = Array.from({ length: E }, (_, e) => bf16(200 + e, I * H, 1 / Math.sqrt(H)));
+    const downs = Array.from({ length: E }, (_, e) => bf16(300 + e, H * I, 1 / Math.sqrt(I)));
+    const x = randn(52, n * H);
+    const run = (o: Ops<Tensor>, bytes: boolean) => {
+      const routing = { experts: o.fromFloat32(Float32Array.of(0, 3, 3, 7, 1, 0, 3, 2, 5, 3), [n, 2]), weights: o.fromFloat32(randn(53, 2 * n), [n, 2]) };
+      const mkW = (w: { bytes: Uint8Array; values: Float32Array }, shape: number[]) => (bytes ? o.fromBytes!(w.bytes, 'BF16', shape) : o.fromFloat32(w.values, shape));
+      return o.toFloat32(o.moeExperts(o.fromFloat32(x, [n, H]), routing, ups.map((w) => mkW(w, [I, H])), downs.map((w) => mkW(w, [H, I]))));
+    };
+    expect(relErr(run(simd as unknown as Ops<Tensor>, true), run(ref, false))).toBeLessThanOrEqual(1e-5);
   });
 });
 

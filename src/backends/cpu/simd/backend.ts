@@ -1,0 +1,53 @@
+/**
+ * The WASM SIMD CPU backend: the reference backend with its hot ops replaced by f32x4 kernels running in one
+ * shared wasm memory. Matmul weights are copied into that memory once, when the loader creates them
+ * (fromFloat32); tensors keep Float32Array views of it, so the reference ops read them unchanged.
+ * Every op is checked against the reference by test/ops/parity.test.ts.
+ */
+import type { AttnDims, KvCache, Routing, Segment, SsmDims } from '../../../ops/ops.js';
+import { toFloat32 } from '../../../loaders/dtype.js';
+import { CpuRefBackend } from '../ref/backend.js';
+import { CpuKvCache, CpuTensor } from '../ref/tensor.js';
+import { attentionFast } from './attention.js';
+import { WasmHeap } from './heap.js';
+import { matmulSimd } from './matmul.js';
+import { mambaConvFast, ssmScanSimd } from './mamba.js';
+import { moeExpertsSimd } from './moe.js';
+
+export class CpuSimdBackend extends CpuRefBackend {
+  override readonly name: string = 'cpu-simd';
+  readonly heap = new WasmHeap();
+
+  /**
+   * Matrices (2-D: weights) go into the wasm heap, registered as matmul weights when their sizes need no padding;
+   * vectors, states and inputs stay ordinary arrays.
+   */
+  override fromFloat32(data: Float32Array, shape: readonly number[]): CpuTensor {
+    if (shape.length !== 2) return super.fromFloat32(data, shape);
+    const { view, ptr } = this.heap.store(data);
+    if (shape[0] % 4 === 0 && shape[1] % 4 === 0) this.heap.weights.set(view, { ptr, bf16: false });
+    return new CpuTensor(view, [...shape]);
+  }
+  /**
+   * BF16 matrices are kept as BF16 in the heap for the matmul kernels (exact: the same values, half the memory
+   * traffic) plus a float32 copy outside it for the ops that read `data`; everything else is fromFloat32.
+   */
+  fromBytes(bytes: Uint8Array, dtype: 'BF16' | 'F16' | 'F32', shape: readonly number[]): CpuTensor {
+    if (dtype !== 'BF16' || shape.length !== 2 || shape[0] % 4 !== 0 || shape[1] % 8 !== 0) return this.fromFloat32(toFloat32(bytes, dtype), shape);
+    const data = toFloat32(bytes, dtype);
+    this.heap.weights.set(data, { ptr: this.heap.storeBytes(bytes), bf16: true });
+    return new CpuTensor(data, [...shape]);
+  }
+  override matmul = (x: CpuTensor, w: CpuTensor): CpuTensor => matmulSimd(this.heap, x, w);
+  override mambaConv = mambaConvFast;
+  override ssmScan = (
+    x: CpuTensor, dt: CpuTensor, B: CpuTensor, C: CpuTensor, aLog: CpuTensor, d: CpuTensor, dtBias: CpuTensor,
+    dims: SsmDims, segments: readonly Segment[], states: readonly CpuTensor[],
+  ): CpuTensor => ssmScanSimd(this.heap, x, dt, B, C, aLog, d, dtBias, dims, segments, states);
+  override attention(q: CpuTensor, k: CpuTensor, v: CpuTensor, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): CpuTensor {
+    return attentionFast(q, k, v, dims, segments, caches as CpuKvCache[]);
+  }
+  override moeExperts(x: CpuTensor, routing: Routing<CpuTensor>, up: readonly CpuTensor[], down: readonly CpuTensor[]): CpuTensor {
+    return moeExpertsSimd(this.heap, x, routing, up, down);
+  }
+}

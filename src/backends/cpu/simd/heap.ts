@@ -1,0 +1,101 @@
+/**
+ * The wasm linear memory of the SIMD backend: one shared WebAssembly.Memory holding the weights (copied in once,
+ * at fromFloat32 time) and a reusable scratch region for each call's activations. Shared memory is used because
+ * growing it does not detach the Float32Array views that CpuTensors already hold (a plain memory's grow would),
+ * and because worker threads can compute on it.
+ */
+import { kernelModule } from './kernels.js';
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit; only reserved address space until grown into
+
+export interface Kernels {
+  mm4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
+  mm4x2(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
+  mmb4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
+  mmb4x2(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
+  scan(x: number, coef: number, B: number, C: number, D: number, S: number, y: number, T: number, heads: number, p: number, nb: number, gb: number, perGroup: number): void;
+}
+
+// The project's lib (ES2023 + @types/node 20) has no WebAssembly types: the little used here, typed by hand.
+interface WasmMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: unknown };
+  validate(bytes: Uint8Array): boolean;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** A matmul weight [out, in] in the heap: rows of up4(in) floats (or `in` BF16 values), up4(out) rows. */
+export interface WeightRef {
+  ptr: number;
+  bf16: boolean;
+}
+
+let compiled: object | undefined;
+
+export class WasmHeap {
+  readonly memory = new WA.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  readonly k: Kernels;
+  private top = 64; // bump pointer (bytes); 0 is never handed out
+  private scratchPtr = 0;
+  private scratchBytes = 0;
+  private view: Float32Array;
+
+  constructor() {
+    compiled ??= new WA.Module(kernelModule(MAX_PAGES));
+    this.k = new WA.Instance(compiled, { env: { mem: this.memory } }).exports as unknown as Kernels;
+    this.view = new Float32Array(this.memory.buffer);
+  }
+
+  /** A float32 view of the whole memory as it is now (views taken before a grow still work but are shorter). */
+  get f32(): Float32Array {
+    if (this.view.byteLength !== this.memory.buffer.byteLength) this.view = new Float32Array(this.memory.buffer);
+    return this.view;
+  }
+
+  /** Permanently allocates `bytes` (16-byte aligned), growing the memory as needed; returns the byte address. */
+  alloc(bytes: number): number {
+    const ptr = (this.top + 15) & ~15;
+    const end = ptr + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`cpu-simd: weights and activations exceed the 4 GiB wasm memory`);
+      this.memory.grow(Math.max(pages, Math.min(have / PAGE, 1024))); // grow geometrically up to 64 MiB steps
+    }
+    this.top = end;
+    return ptr;
+  }
+
+  /** Copies `data` into fresh heap memory; returns a view of it and its byte address. */
+  store(data: Float32Array): { view: Float32Array; ptr: number } {
+    const ptr = this.alloc(data.length * 4);
+    const view = new Float32Array(this.memory.buffer, ptr, data.length);
+    view.set(data);
+    return { view, ptr };
+  }
+
+  /** Copies raw little-endian BF16 bytes into fresh heap memory; returns the byte address. */
+  storeBytes(bytes: Uint8Array): number {
+    const ptr = this.alloc(bytes.byteLength);
+    new Uint8Array(this.memory.buffer, ptr, bytes.byteLength).set(bytes);
+    return ptr;
+  }
+
+  /** Byte address of a scratch region of at least `bytes`, valid until the next call (contents are garbage). */
+  scratch(bytes: number): number {
+    if (bytes > this.scratchBytes) {
+      this.scratchBytes = Math.max(bytes, this.scratchBytes * 2);
+      this.scratchPtr = this.alloc(this.scratchBytes);
+    }
+    return this.scratchPtr;
+  }
+
+  /** Matmul weights in kernel layout, by the Float32Array the tensor holds (weights are never mutated). */
+  readonly weights = new WeakMap<Float32Array, WeightRef>();
+}

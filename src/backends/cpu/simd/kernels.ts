@@ -1,0 +1,194 @@
+/**
+ * The WASM SIMD kernels, generated as bytecode at load time (see wasm-emit.ts). All pointers are byte addresses
+ * into the shared linear memory; float32 row-major data; every row length and row count a kernel sees is padded
+ * by the caller to the kernel's block size, so the loops have no tails.
+ */
+import { buildModule, F32, type FuncDef, I32, op, V128, type ValType } from './wasm-emit.js';
+
+/** Local-variable allocator for one function: named params, then named locals. */
+class Locals {
+  readonly params: ValType[] = [];
+  readonly locals: ValType[] = [];
+  private readonly index = new Map<string, number>();
+  constructor(params: Array<[string, ValType]>) {
+    for (const [n, t] of params) {
+      this.index.set(n, this.params.length);
+      this.params.push(t);
+    }
+  }
+  add(n: string, t: ValType): void {
+    this.index.set(n, this.params.length + this.locals.length);
+    this.locals.push(t);
+  }
+  i(n: string): number {
+    const v = this.index.get(n);
+    if (v === undefined) throw new Error(`kernel local ${n} undeclared`);
+    return v;
+  }
+}
+
+/** Horizontal sum of a v128 local -> f32 on the stack. */
+function hsum(acc: number): number[][] {
+  return [
+    op.get(acc), op.f32x4Extract(0), op.get(acc), op.f32x4Extract(1), op.f32Add(),
+    op.get(acc), op.f32x4Extract(2), op.get(acc), op.f32x4Extract(3), op.f32Add(), op.f32Add(),
+  ];
+}
+
+/**
+ * y[r, o] = sum_j x[r, j] * w[o, j] for a block of `ob` weight rows times `rb` x rows per inner pass.
+ * Params (x, w, y, n, kb, mb): n rows of x (a multiple of rb), kb = row bytes of x and w (a multiple of 16),
+ * mb = row bytes of y (outputs: a multiple of 4 * ob). Loop order: weight block outer (stays in L1), x rows inner.
+ */
+function matmulKernel(nameStr: string, ob: number, rb: number): FuncDef {
+  const L = new Locals([['x', I32], ['w', I32], ['y', I32], ['n', I32], ['kb', I32], ['mb', I32]]);
+  for (const v of ['wEnd', 'wo', 'r', 'j', 'xr', 'yr']) L.add(v, I32);
+  for (let a = 0; a < ob; a++) L.add(`w${a}`, I32);
+  for (let a = 0; a < ob * rb; a++) L.add(`acc${a}`, V128);
+  for (let b = 0; b < rb; b++) L.add(`xv${b}`, V128);
+  L.add('wv', V128);
+  L.add('zero', V128);
+  const g = (n: string) => op.get(L.i(n));
+  const s = (n: string) => op.set(L.i(n));
+  const body: number[][] = [];
+  // wEnd = w + (mb / 4) * kb  (number of outputs times row bytes)
+  body.push(op.f32(0), op.f32x4Splat(), s('zero'));
+  body.push(g('w'), g('mb'), op.i32(2), [0x76] /* i32.shr_u */, g('kb'), op.i32Mul(), op.i32Add(), s('wEnd'));
+  body.push(g('w'), s('wo'), g('y'), s('yr'));
+  // yr: address of y[0, o] for the current weight block
+  body.push(op.loop()); // O
+  for (let a = 0; a < ob; a++) {
+    body.push(g('wo'), ...(a ? [g('kb'), op.i32(a), op.i32Mul(), op.i32Add()] : []), s(`w${a}`));
+  }
+  body.push(op.i32(0), s('r'), g('x'), s('xr'));
+  body.push(op.loop()); // R
+  for (let a = 0; a < ob * rb; a++) body.push(g('zero'), s(`acc${a}`));
+  body.push(op.i32(0), s('j'));
+  body.push(op.loop()); // J
+  for (let b = 0; b < rb; b++) body.push(g('xr'), g('j'), op.i32Add(), ...(b ? [g('kb'), op.i32(b), op.i32Mul(), op.i32Add()] : []), op.v128Load(), s(`xv${b}`));
+  for (let a = 0; a < ob; a++) {
+    body.push(g(`w${a}`), g('j'), op.i32Add(), op.v128Load(), s('wv'));
+    for (let b = 0; b < rb; b++) {
+      const acc = `acc${b * ob + a}`;
+      body.push(g(acc), g('wv'), g(`xv${b}`), op.f32x4Mul(), op.f32x4Add(), s(acc));
+    }
+  }
+  body.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('kb'), op.i32LtU(), op.brIf(0), op.end()); // J
+  // store: y[r + b, o + a] at yr + (r + b) * mb + 4a
+  for (let b = 0; b < rb; b++) {
+    for (let a = 0; a < ob; a++) {
+      body.push(g('yr'), g('r'), ...(b ? [op.i32(b), op.i32Add()] : []), g('mb'), op.i32Mul(), op.i32Add(), ...hsum(L.i(`acc${b * ob + a}`)), op.f32Store(4 * a));
+    }
+  }
+  body.push(g('xr'), g('kb'), op.i32(rb), op.i32Mul(), op.i32Add(), s('xr'));
+  body.push(g('r'), op.i32(rb), op.i32Add(), op.tee(L.i('r')), g('n'), op.i32LtU(), op.brIf(0), op.end()); // R
+  body.push(g('yr'), op.i32(4 * ob), op.i32Add(), s('yr'));
+  body.push(g('wo'), g('kb'), op.i32(ob), op.i32Mul(), op.i32Add(), op.tee(L.i('wo')), g('wEnd'), op.i32LtU(), op.brIf(0), op.end()); // O
+  return { name: nameStr, params: L.params, locals: L.locals, body };
+}
+
+/**
+ * Mamba-2 selective scan of one sequence, vectorised over the state size n (a multiple of 4):
+ * for each token t, head h, channel i: S[h,i,:] = a[t,h] S[h,i,:] + (dt[t,h] x[t,h,i]) B[t,g,:];
+ * y[t,h,i] = S[h,i,:] . C[t,g,:] + D[h] x[t,h,i]. Params (x, coef, B, C, D, S, y, T, heads, p, nb, gb, perGroup):
+ * coef [T, heads, 2] holds (dt, a) per token and head (computed on the host: softplus, clamp, exp);
+ * nb = n * 4 bytes; gb = groups * n * 4 bytes (row of B and C); head h reads group h / perGroup.
+ */
+function scanKernel(): FuncDef {
+  const L = new Locals([
+    ['x', I32], ['coef', I32], ['B', I32], ['C', I32], ['D', I32], ['S', I32], ['y', I32],
+    ['T', I32], ['heads', I32], ['p', I32], ['nb', I32], ['gb', I32], ['perGroup', I32],
+  ]);
+  for (const v of ['t', 'h', 'i', 'j', 'bg', 'cg', 'sp']) L.add(v, I32);
+  for (const v of ['dt', 'xv', 'dh']) L.add(v, F32);
+  for (const v of ['av', 'dxv', 'sv', 'acc', 'zero']) L.add(v, V128);
+  const g = (n: string) => op.get(L.i(n));
+  const s = (n: string) => op.set(L.i(n));
+  const b: number[][] = [];
+  b.push(op.f32(0), op.f32x4Splat(), s('zero'));
+  b.push(op.i32(0), s('t'), op.loop()); // tokens
+  b.push(op.i32(0), s('h'), g('S'), s('sp'), op.loop()); // heads
+  // bg = B + t * gb + (h / perGroup) * nb, cg likewise
+  b.push(g('t'), g('gb'), op.i32Mul(), g('h'), g('perGroup'), [0x6e] /* i32.div_u */, g('nb'), op.i32Mul(), op.i32Add(), s('j'));
+  b.push(g('B'), g('j'), op.i32Add(), s('bg'), g('C'), g('j'), op.i32Add(), s('cg'));
+  b.push(g('coef'), op.f32Load(0), s('dt'), g('coef'), op.f32Load(4), op.f32x4Splat(), s('av'));
+  b.push(g('D'), g('h'), op.i32(2), op.i32Shl(), op.i32Add(), op.f32Load(0), s('dh'));
+  b.push(op.i32(0), s('i'), op.loop()); // channels of the head
+  b.push(g('x'), op.f32Load(0), s('xv'), g('dt'), g('xv'), op.f32Mul(), op.f32x4Splat(), s('dxv'), g('zero'), s('acc'));
+  b.push(op.i32(0), s('j'), op.loop()); // state, 4 at a time
+  b.push(g('sp'), g('j'), op.i32Add());
+  b.push(g('av'), g('sp'), g('j'), op.i32Add(), op.v128Load(), op.f32x4Mul());
+  b.push(g('dxv'), g('bg'), g('j'), op.i32Add(), op.v128Load(), op.f32x4Mul(), op.f32x4Add(), op.tee(L.i('sv')), op.v128Store());
+  b.push(g('acc'), g('sv'), g('cg'), g('j'), op.i32Add(), op.v128Load(), op.f32x4Mul(), op.f32x4Add(), s('acc'));
+  b.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('nb'), op.i32LtU(), op.brIf(0), op.end());
+  b.push(g('y'), ...hsum(L.i('acc')), g('dh'), g('xv'), op.f32Mul(), op.f32Add(), op.f32Store(0));
+  b.push(g('x'), op.i32(4), op.i32Add(), s('x'), g('y'), op.i32(4), op.i32Add(), s('y'), g('sp'), g('nb'), op.i32Add(), s('sp'));
+  b.push(g('i'), op.i32(1), op.i32Add(), op.tee(L.i('i')), g('p'), op.i32LtU(), op.brIf(0), op.end());
+  b.push(g('coef'), op.i32(8), op.i32Add(), s('coef'));
+  b.push(g('h'), op.i32(1), op.i32Add(), op.tee(L.i('h')), g('heads'), op.i32LtU(), op.brIf(0), op.end());
+  b.push(g('t'), op.i32(1), op.i32Add(), op.tee(L.i('t')), g('T'), op.i32LtU(), op.brIf(0), op.end());
+  return { name: 'scan', params: L.params, locals: L.locals, body: b };
+}
+
+/**
+ * As matmulKernel, with BF16 weights (rows of kb / 2 bytes; half the memory traffic of float32, which bounds
+ * decode) and x permuted in blocks of 8 as [x0 x2 x4 x6 x1 x3 x5 x7]: a v128 of 8 bf16 gives the even elements
+ * as float32 by `i32x4.shl 16` and the odd ones by masking the high halves, with no lane shuffles.
+ */
+function matmulBf16Kernel(nameStr: string, ob: number, rb: number): FuncDef {
+  const L = new Locals([['x', I32], ['w', I32], ['y', I32], ['n', I32], ['kb', I32], ['mb', I32]]);
+  for (const v of ['wEnd', 'wo', 'r', 'j', 'xr', 'yr', 'wkb']) L.add(v, I32);
+  for (let a = 0; a < ob; a++) L.add(`w${a}`, I32);
+  for (let a = 0; a < ob * rb; a++) L.add(`acc${a}`, V128);
+  for (let b = 0; b < rb; b++) L.add(`xe${b}`, V128), L.add(`xo${b}`, V128);
+  for (const v of ['wv', 'we', 'wo2', 'zero', 'mask']) L.add(v, V128);
+  const g = (n: string) => op.get(L.i(n));
+  const s = (n: string) => op.set(L.i(n));
+  const body: number[][] = [];
+  body.push(op.f32(0), op.f32x4Splat(), s('zero'), op.i32(-65536), op.i32x4Splat(), s('mask'));
+  body.push(g('kb'), op.i32(1), [0x76] /* i32.shr_u */, s('wkb')); // weight row bytes
+  body.push(g('w'), g('mb'), op.i32(2), [0x76], g('wkb'), op.i32Mul(), op.i32Add(), s('wEnd'));
+  body.push(g('w'), s('wo'), g('y'), s('yr'));
+  body.push(op.loop()); // O
+  for (let a = 0; a < ob; a++) body.push(g('wo'), ...(a ? [g('wkb'), op.i32(a), op.i32Mul(), op.i32Add()] : []), s(`w${a}`));
+  body.push(op.i32(0), s('r'), g('x'), s('xr'));
+  body.push(op.loop()); // R
+  for (let a = 0; a < ob * rb; a++) body.push(g('zero'), s(`acc${a}`));
+  body.push(op.i32(0), s('j')); // j: byte offset in a weight row (16 per 8 elements); x offset is 2j
+  body.push(op.loop()); // J
+  for (let b = 0; b < rb; b++) {
+    const xa = [g('xr'), g('j'), op.i32(1), op.i32Shl(), op.i32Add(), ...(b ? [g('kb'), op.i32(b), op.i32Mul(), op.i32Add()] : [])];
+    body.push(...xa, op.v128Load(0), s(`xe${b}`), ...xa, op.v128Load(16), s(`xo${b}`));
+  }
+  for (let a = 0; a < ob; a++) {
+    body.push(g(`w${a}`), g('j'), op.i32Add(), op.v128Load(), op.tee(L.i('wv')), op.i32(16), op.i32x4Shl(), s('we'));
+    body.push(g('wv'), g('mask'), op.v128And(), s('wo2'));
+    for (let b = 0; b < rb; b++) {
+      const acc = `acc${b * ob + a}`;
+      body.push(g(acc), g('we'), g(`xe${b}`), op.f32x4Mul(), op.f32x4Add(), g('wo2'), g(`xo${b}`), op.f32x4Mul(), op.f32x4Add(), s(acc));
+    }
+  }
+  body.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('wkb'), op.i32LtU(), op.brIf(0), op.end()); // J
+  for (let b = 0; b < rb; b++) {
+    for (let a = 0; a < ob; a++) {
+      body.push(g('yr'), g('r'), ...(b ? [op.i32(b), op.i32Add()] : []), g('mb'), op.i32Mul(), op.i32Add(), ...hsum(L.i(`acc${b * ob + a}`)), op.f32Store(4 * a));
+    }
+  }
+  body.push(g('xr'), g('kb'), op.i32(rb), op.i32Mul(), op.i32Add(), s('xr'));
+  body.push(g('r'), op.i32(rb), op.i32Add(), op.tee(L.i('r')), g('n'), op.i32LtU(), op.brIf(0), op.end()); // R
+  body.push(g('yr'), op.i32(4 * ob), op.i32Add(), s('yr'));
+  body.push(g('wo'), g('wkb'), op.i32(ob), op.i32Mul(), op.i32Add(), op.tee(L.i('wo')), g('wEnd'), op.i32LtU(), op.brIf(0), op.end()); // O
+  return { name: nameStr, params: L.params, locals: L.locals, body };
+}
+
+/** Names of the exported kernels and their block sizes (outputs per pass, rows per pass). */
+export const MATMUL_KERNELS = { mm4x1: [4, 1], mm4x2: [4, 2] } as const;
+export const MATMUL_BF16_KERNELS = { mmb4x1: [4, 1], mmb4x2: [4, 2] } as const;
+
+/** The module bytes for a shared memory of `maximum` 64 KiB pages. */
+export function kernelModule(maximum: number): Uint8Array {
+  const funcs = [...Object.entries(MATMUL_KERNELS).map(([n, [ob, rb]]) => matmulKernel(n, ob, rb)),
+    ...Object.entries(MATMUL_BF16_KERNELS).map(([n, [ob, rb]]) => matmulBf16Kernel(n, ob, rb)), scanKernel()];
+  return buildModule(funcs, { initial: 1, maximum, shared: true });
+}
+
