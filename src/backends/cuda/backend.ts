@@ -206,6 +206,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   }
 
   release(t: CudaTensor | KvCache): void {
+    this.flushPending(); // a deferred add may read the memory given back
     if (t instanceof CudaKvCache) {
       if (!t.released && t.capacity) {
         this.dev.pool.release(t.k, t.allocSize);

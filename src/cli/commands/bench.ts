@@ -158,9 +158,13 @@ export async function run(argv: string[]): Promise<void> {
       const sync = decode(1, steps, 'graph');
       rows.push({ key: 'decode_b1_graph_sync', label: 'decode, batch 1 (CUDA graph, host argmax between steps)', value: sync, unit: 'tok/s' });
       log(`decode batch 1, graph replay with host round trip per step: ${sync.toFixed(1)} tok/s`);
-      const eager = decode(1, Math.max(4, decodeTokens), 'eager');
+      const eagerSteps = Math.max(4, decodeTokens);
+      let l0 = 0;
+      const eager = decode(1, eagerSteps, 'eager', () => (l0 = cuda!.kernels.launches));
+      const perStep = (cuda!.kernels.launches - l0) / eagerSteps;
       rows.push({ key: 'decode_b1_eager', label: 'decode, batch 1 (no graph)', value: eager, unit: 'tok/s' });
-      log(`decode batch 1 without graphs: ${eager.toFixed(1)} tok/s`);
+      rows.push({ key: 'decode_b1_kernels', label: '  kernel launches per batch-1 decode step (argmax included)', value: perStep, unit: 'launches' });
+      log(`decode batch 1 without graphs: ${eager.toFixed(1)} tok/s (${perStep.toFixed(0)} kernel launches per step)`);
     }
   }
   if (values.profile && cuda) {
