@@ -50,7 +50,7 @@ function fakeBackend() {
     drv,
     stream: 0n,
     arena: { usedBytes: () => 0 },
-    meta: { offset: 0, selectArea: (i: number) => log.push(`area ${i}`), flush: () => {}, reset: () => {} },
+    meta: { offset: 0, ensureAreas: () => log.push('areas'), selectArea: (i: number) => log.push(`area ${i}`), flush: () => {}, reset: () => {} },
     pool: { alloc: (bytes: number) => ({ ptr: nextAddr, size: (mem.set(nextAddr, new Int32Array(bytes / 4)), (nextAddr += 0x1000), bytes) }), release: () => {} },
     sync: () => {},
     upload: (dst: number, src: Int32Array) => mem.get(dst)!.set(src),
@@ -100,7 +100,8 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
     const b = graphs.decodeGreedy('d', a[6], 5, forward);
     expect(b.map((r) => Array.from(r))).toEqual(want.slice(7, 12));
     expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 10 });
-    const areas = log.filter((l) => l.startsWith('area'));
+    expect(log.filter((l) => l === 'areas').length).toBe(2); // both areas made before each call's steps
+    const areas = log.filter((l) => l.startsWith('area '));
     expect(areas.slice(-6)).toEqual(['area 0', 'area 1', 'area 0', 'area 1', 'area 0', 'area 0']);
     // another batch size is another graph
     const c = graphs.decodeGreedy('d', Int32Array.from([5]), 3, forward);

@@ -43,6 +43,11 @@ class MetaStaging {
     return { host: p[0]!, i32v: new Int32Array(buf), u32v: new Uint32Array(buf) };
   }
 
+  /** Makes both host areas now: pinning 32 MiB takes milliseconds, which must not land inside a pipelined decode. */
+  ensureAreas(): void {
+    while (this.areas.length < 2) this.areas.push(this.newArea());
+  }
+
   /**
    * Switches the host area that ops write to (0 or 1). The caller guarantees that no upload still pending on the
    * stream reads the area it switches to.

@@ -89,6 +89,7 @@ export class DecodeGraphs {
     const feed = this.feedFor(gkey, B);
     const ring = this.ringFor(B);
     const out: Int32Array[] = [];
+    dev.meta.ensureAreas(); // before any step: the first use of area 1 would otherwise stall a replay
     dev.sync();
     this.readTiming();
     dev.upload(feed, first);
