@@ -24,7 +24,7 @@ export const usage = `nemotron chat [--model DIR | --url URL] [options]
   --no-think           start with thinking off (toggle with /think on|off)
   --no-tools           do not offer the demo tools
   --chat-template FILE override the model's chat template
-  --backend NAME       cpu-fast (default), cpu-ref or cuda
+  --backend NAME       cpu-simd (default), cpu-fast, cpu-ref or cuda
 in the chat: /think on|off  /tools on|off  /reset  /help  /exit`;
 
 const DIM = '\x1b[2m';

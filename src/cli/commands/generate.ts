@@ -15,7 +15,7 @@ export const usage = `nemotron generate [--model DIR] (--prompt TEXT | --prompt-
   --top-k K  --top-p P  --min-p P  --repetition-penalty R  --seed S
   --ignore-eos           do not stop at the eos ids of generation_config.json
   --prefill-chunk N      prefill the prompt N tokens at a time
-  --backend NAME         cpu-fast (default), cpu-ref (the plain reference)
+  --backend NAME         cpu-simd (default), cpu-fast, cpu-ref (the plain reference)
   --ids                  print token ids instead of text`;
 
 export async function run(argv: string[]): Promise<void> {

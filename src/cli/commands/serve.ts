@@ -26,7 +26,7 @@ export const usage = `nemotron serve [--model DIR] [options]      OpenAI-compati
   --max-batch-tokens N      tokens per engine step (default 512)
   --prefill-chunk N         largest prompt slice per step (default 256)
   --max-body-bytes N        request body limit (default 16 MiB)
-  --backend NAME            cpu-fast (default), cpu-ref or cuda (env NEMOTRON_BACKEND)`;
+  --backend NAME            cpu-simd (default), cpu-fast, cpu-ref or cuda (env NEMOTRON_BACKEND)`;
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({

@@ -8,10 +8,10 @@ import type { AttnDims, KvCache, Routing, Segment, SsmDims } from '../../../ops/
 import { toFloat32 } from '../../../loaders/dtype.js';
 import { CpuRefBackend } from '../ref/backend.js';
 import { CpuKvCache, CpuTensor } from '../ref/tensor.js';
-import { attentionFast } from './attention.js';
+import { attentionSimd } from './attention.js';
 import { WasmHeap } from './heap.js';
 import { matmulSimd } from './matmul.js';
-import { mambaConvFast, ssmScanSimd } from './mamba.js';
+import { gatedRmsNormFast, mambaConvFast, ssmScanSimd } from './mamba.js';
 import { moeExpertsSimd } from './moe.js';
 
 export class CpuSimdBackend extends CpuRefBackend {
@@ -40,12 +40,13 @@ export class CpuSimdBackend extends CpuRefBackend {
   }
   override matmul = (x: CpuTensor, w: CpuTensor): CpuTensor => matmulSimd(this.heap, x, w);
   override mambaConv = mambaConvFast;
+  override gatedRmsNorm = gatedRmsNormFast;
   override ssmScan = (
     x: CpuTensor, dt: CpuTensor, B: CpuTensor, C: CpuTensor, aLog: CpuTensor, d: CpuTensor, dtBias: CpuTensor,
     dims: SsmDims, segments: readonly Segment[], states: readonly CpuTensor[],
   ): CpuTensor => ssmScanSimd(this.heap, x, dt, B, C, aLog, d, dtBias, dims, segments, states);
   override attention(q: CpuTensor, k: CpuTensor, v: CpuTensor, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): CpuTensor {
-    return attentionFast(q, k, v, dims, segments, caches as CpuKvCache[]);
+    return attentionSimd(this.heap, q, k, v, dims, segments, caches as CpuKvCache[]);
   }
   override moeExperts(x: CpuTensor, routing: Routing<CpuTensor>, up: readonly CpuTensor[], down: readonly CpuTensor[]): CpuTensor {
     return moeExpertsSimd(this.heap, x, routing, up, down);

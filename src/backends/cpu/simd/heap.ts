@@ -11,9 +11,9 @@ const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit; only reserved address space
 
 export interface Kernels {
   mm4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
-  mm4x2(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
   mmb4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
-  mmb4x2(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
+  attnScores(q: number, k: number, s: number, T: number, past: number, heads: number, hdb: number, kvwb: number, perKv: number, lsb: number, scale: number): void;
+  attnOut(p: number, v: number, o: number, T: number, past: number, heads: number, hdb: number, kvwb: number, perKv: number, lsb: number): void;
   scan(x: number, coef: number, B: number, C: number, D: number, S: number, y: number, T: number, heads: number, p: number, nb: number, gb: number, perGroup: number): void;
 }
 

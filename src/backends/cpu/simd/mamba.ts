@@ -1,10 +1,11 @@
 /**
  * Mamba-2 ops of the SIMD backend: the selective scan on the wasm `scan` kernel (per segment: inputs and the
- * segment's state copied into scratch, the state copied back), and a causal conv with the loops flattened.
+ * segment's state copied into scratch, the state copied back); the causal conv and the gated norm as flattened
+ * host loops (they are exp-bound: wasm has no exp).
  */
 import type { Segment, SsmDims } from '../../../ops/ops.js';
-import { silu, softplus } from '../ref/basic.js';
-import { ssmScan as ssmScanRef } from '../ref/mamba.js';
+import { softplus } from '../ref/basic.js';
+import { mambaConv as mambaConvRef, ssmScan as ssmScanRef } from '../ref/mamba.js';
 import { CpuTensor } from '../ref/tensor.js';
 import type { WasmHeap } from './heap.js';
 
@@ -55,31 +56,67 @@ export function ssmScanSimd(
   return new CpuTensor(y, x.shape);
 }
 
-/** xBC [N, C], w [C, K], state [C, K-1] per segment (raw inputs, oldest first) -> silu(conv) [N, C]. */
+/**
+ * xBC [N, C], w [C, K], state [C, K-1] per segment (raw inputs, oldest first) -> silu(conv) [N, C]. One channel
+ * at a time with its window in locals (K = 4, the NemotronH kernel; other K take the reference).
+ */
 export function mambaConvFast(xBC: CpuTensor, w: CpuTensor, b: CpuTensor | null, segments: readonly Segment[], states: readonly CpuTensor[]): CpuTensor {
   const c = xBC.cols;
   const k = w.shape[1];
-  const km = k - 1;
+  if (k !== 4) return mambaConvRef(xBC, w, b, segments, states);
   const xd = xBC.data;
   const wd = w.data;
+  const bd = b ? b.data : null;
   const out = new Float32Array(xd.length);
-  const win = new Float64Array(k);
   for (let s = 0; s < segments.length; s++) {
     const { start, length: T } = segments[s];
-    const st = states[s].data; // [C, K-1]
+    const st = states[s].data; // [C, 3]
     for (let ch = 0; ch < c; ch++) {
-      // sliding window of the last k raw inputs of this channel: state first, then the tokens
-      for (let j = 0; j < km; j++) win[j + 1] = st[ch * km + j];
-      const bias = b ? b.data[ch] : 0;
-      for (let i = 0; i < T; i++) {
-        for (let j = 0; j < km; j++) win[j] = win[j + 1];
-        win[km] = xd[(start + i) * c + ch];
-        let acc = bias;
-        for (let j = 0; j < k; j++) acc += wd[ch * k + j] * win[j];
-        out[(start + i) * c + ch] = silu(acc);
+      const w0 = wd[ch * 4];
+      const w1 = wd[ch * 4 + 1];
+      const w2 = wd[ch * 4 + 2];
+      const w3 = wd[ch * 4 + 3];
+      const bias = bd ? bd[ch] : 0;
+      let s0 = st[ch * 3];
+      let s1 = st[ch * 3 + 1];
+      let s2 = st[ch * 3 + 2];
+      for (let i = 0, idx = start * c + ch; i < T; i++, idx += c) {
+        const x = xd[idx];
+        const acc = bias + w0 * s0 + w1 * s1 + w2 * s2 + w3 * x;
+        out[idx] = acc / (1 + Math.exp(-acc));
+        s0 = s1;
+        s1 = s2;
+        s2 = x;
       }
-      for (let j = 0; j < km; j++) st[ch * km + j] = win[j + 1];
+      st[ch * 3] = s0;
+      st[ch * 3 + 1] = s1;
+      st[ch * 3 + 2] = s2;
     }
   }
   return new CpuTensor(out, xBC.shape);
+}
+
+/** v = y * silu(z); RMSNorm per group of `groupSize` contiguous channels; times w. As the reference, flattened. */
+export function gatedRmsNormFast(y: CpuTensor, z: CpuTensor, w: CpuTensor, groupSize: number, eps: number): CpuTensor {
+  const width = y.cols;
+  const yd = y.data;
+  const zd = z.data;
+  const wd = w.data;
+  const out = new Float32Array(yd.length);
+  const v = new Float64Array(groupSize);
+  for (let r = 0; r < y.rows; r++) {
+    for (let g0 = 0; g0 < width; g0 += groupSize) {
+      const o = r * width + g0;
+      let ss = 0;
+      for (let j = 0; j < groupSize; j++) {
+        const zv = zd[o + j];
+        const vj = (yd[o + j] * zv) / (1 + Math.exp(-zv));
+        v[j] = vj;
+        ss += vj * vj;
+      }
+      const inv = 1 / Math.sqrt(ss / groupSize + eps);
+      for (let j = 0; j < groupSize; j++) out[o + j] = wd[g0 + j] * v[j] * inv;
+    }
+  }
+  return new CpuTensor(out, y.shape);
 }

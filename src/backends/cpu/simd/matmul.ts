@@ -1,13 +1,13 @@
 /**
  * WASM SIMD matmul: x [N, in] times w [out, in] transposed. Weights are read in place from the heap (copied there
- * by fromFloat32 / fromBytes, BF16 checkpoint weights kept as BF16); x is copied into scratch with rows padded to a multiple of 4 floats, the kernels write y into
- * scratch, and y is copied out. The copies are O(N (in + out)) against O(N in out) of compute.
+ * by fromFloat32 / fromBytes, BF16 checkpoint weights kept as BF16); x is copied into scratch in the kernel's
+ * layout (packRow), the kernels write y into scratch, and y is copied out. The copies are O(N (in + out)) against O(N in out) of compute.
  * Float32 accumulation in four lanes: differs from the float64 reference by summation rounding only.
  */
 import { CpuTensor } from '../ref/tensor.js';
 import type { WasmHeap, WeightRef } from './heap.js';
 
-const up4 = (v: number) => (v + 3) & ~3;
+export const up4 = (v: number): number => (v + 3) & ~3;
 
 /** w [out, in] in kernel layout: registered at load time, else a zero-padded float32 copy made on first use. */
 export function weightRef(heap: WasmHeap, w: Float32Array, outDim: number, inDim: number): WeightRef {
@@ -26,6 +26,30 @@ export function weightRef(heap: WasmHeap, w: Float32Array, outDim: number, inDim
   return ref;
 }
 
+/**
+ * Writes row `src` of x (row length inDim, at float index `from` of array `x`) into the kernel's x layout at float
+ * index `dst` of the heap: zero-padded to up4(inDim), or for BF16 weights in blocks of 8 as [x0 x2 x4 x6 x1 x3 x5 x7]
+ * (see matmulBf16Kernel).
+ */
+export function packRow(f: Float32Array, dst: number, x: Float32Array, from: number, inDim: number, bf16: boolean): void {
+  if (bf16) {
+    for (let i = from, o = dst, end = from + inDim; i < end; i += 8, o += 8) {
+      f[o] = x[i]; f[o + 1] = x[i + 2]; f[o + 2] = x[i + 4]; f[o + 3] = x[i + 6];
+      f[o + 4] = x[i + 1]; f[o + 5] = x[i + 3]; f[o + 6] = x[i + 5]; f[o + 7] = x[i + 7];
+    }
+    return;
+  }
+  f.set(x.subarray(from, from + inDim), dst);
+  const kp = up4(inDim);
+  if (kp !== inDim) f.fill(0, dst + inDim, dst + kp);
+}
+
+/** Runs the kernel on packed x at byte `xp` (n rows) into y at byte `yp` (rows of up4(outDim) floats). */
+export function runKernel(heap: WasmHeap, xp: number, n: number, inDim: number, w: WeightRef, yp: number, outDim: number): void {
+  if (w.bf16) heap.k.mmb4x1(xp, w.ptr, yp, n, up4(inDim) * 4, up4(outDim) * 4);
+  else heap.k.mm4x1(xp, w.ptr, yp, n, up4(inDim) * 4, up4(outDim) * 4);
+}
+
 /** y [n, outDim] = x [n, inDim] . W^T for a weight in kernel layout. */
 export function matmulRaw(heap: WasmHeap, x: Float32Array, n: number, inDim: number, w: WeightRef, outDim: number): Float32Array {
   const kp = up4(inDim); // BF16 weights have inDim % 8 === 0
@@ -34,25 +58,9 @@ export function matmulRaw(heap: WasmHeap, x: Float32Array, n: number, inDim: num
   const yp = xp + n * kp * 4;
   const f = heap.f32;
   const xb = xp >> 2;
-  if (w.bf16) {
-    // blocks of 8 as [x0 x2 x4 x6 x1 x3 x5 x7] (see matmulBf16Kernel)
-    for (let i = 0, o = xb; i < n * inDim; i += 8, o += 8) {
-      f[o] = x[i]; f[o + 1] = x[i + 2]; f[o + 2] = x[i + 4]; f[o + 3] = x[i + 6];
-      f[o + 4] = x[i + 1]; f[o + 5] = x[i + 3]; f[o + 6] = x[i + 5]; f[o + 7] = x[i + 7];
-    }
-  } else if (kp === inDim) f.set(x.subarray(0, n * inDim), xb);
-  else {
-    for (let r = 0; r < n; r++) {
-      f.set(x.subarray(r * inDim, (r + 1) * inDim), xb + r * kp);
-      f.fill(0, xb + r * kp + inDim, xb + (r + 1) * kp);
-    }
-  }
-  const kb = kp * 4;
-  const mb = mp * 4;
-  const even = n & ~1;
-  const k = heap.k;
-  if (even > 0) (w.bf16 ? k.mmb4x2 : k.mm4x2)(xp, w.ptr, yp, even, kb, mb);
-  if (n & 1) (w.bf16 ? k.mmb4x1 : k.mm4x1)(xp + even * kb, w.ptr, yp + even * mb, 1, kb, mb);
+  if (!w.bf16 && kp === inDim) f.set(x.subarray(0, n * inDim), xb);
+  else for (let r = 0; r < n; r++) packRow(f, xb + r * kp, x, r * inDim, inDim, w.bf16);
+  runKernel(heap, xp, n, inDim, w, yp, outDim);
   const yb = yp >> 2;
   if (mp === outDim) return f.slice(yb, yb + n * outDim);
   const out = new Float32Array(n * outDim);
