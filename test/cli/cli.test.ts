@@ -26,6 +26,14 @@ describe('nemotron CLI', () => {
     expect(ids.stdout.trim().split(' ').length).toBe(12);
   });
 
+  it('bench prints prompt and generation tok/s, TTFT and peak memory on a CPU backend', () => {
+    const r = cli('bench', '--model', fixtureDir('hub-sharded'), '--backend', 'cpu-ref', '--batches', '1,2', '--decode-tokens', '4', '--prompt', '4', '--prefill', '16');
+    expect(r.status).toBe(0);
+    for (const row of [/\| prefill, 16-token prompt \| tok\/s \| \d/, /\| TTFT, 16-token prompt \| ms \| \d/, /\| decode, batch 1 \| tok\/s \| \d/, /\| decode, batch 2 \| tok\/s \| \d/, /\| peak host memory \(RSS\) \| MiB \| \d/]) {
+      expect(r.stdout).toMatch(row);
+    }
+  });
+
   it('info reports the layer pattern and dtypes', () => {
     const r = cli('info', '--model', fixtureDir('legacy-f16'));
     expect(r.status).toBe(0);

@@ -182,6 +182,13 @@ export async function run(argv: string[]): Promise<void> {
     rows.push({ key: 'bandwidth_b1', label: `batch-1 weight bandwidth (% of the ${bound.toFixed(0)} tok/s bound)`, value: (b1.value / bound) * 100, unit: '%' });
   }
 
+  // peak memory: host RSS of this process; on CUDA, device memory in use at the end (weights, states, pools)
+  rows.push({ key: 'peak_rss_mib', label: 'peak host memory (RSS)', value: process.resourceUsage().maxRSS / 1024, unit: 'MiB' });
+  if (cuda) {
+    const m = cuda.dev.memInfo();
+    rows.push({ key: 'gpu_used_gib', label: 'GPU memory in use', value: (m.total - m.free) / 2 ** 30, unit: 'GiB' });
+  }
+
   const hf = values.hf ? (JSON.parse(readFileSync(values.hf, 'utf8')) as { results?: Record<string, number>; device?: string; error?: string }) : null;
   const dev = cuda ? `${cuda.dev.info.name}, sm_${cuda.dev.info.computeCapability}, ${cuda.dev.info.multiprocessors} SMs, driver ${cuda.dev.info.driverVersion}` : ops.name;
   const fmt = (v: number | undefined, unit: string) => (v === undefined || !Number.isFinite(v) ? '-' : unit === 'ms' || unit === '%' ? v.toFixed(1) : v >= 100 ? v.toFixed(0) : v.toFixed(1));
