@@ -11,7 +11,15 @@ const ref = new CpuRefBackend() as unknown as Ops<Tensor>;
 const backends: Array<[string, Ops<Tensor>, number]> = [
   ['cpu-fast', new CpuFastBackend() as unknown as Ops<Tensor>, 1e-5],
   ['cpu-simd', new CpuSimdBackend() as unknown as Ops<Tensor>, 1e-5],
+  ['cpu-simd in a forward pass (outputs in its wasm arena)', simdStepping() as unknown as Ops<Tensor>, 1e-5],
 ];
+
+/** A cpu-simd backend after beginStep: outputs come from its wasm step arena and elementwise ops run in wasm. */
+function simdStepping(): CpuSimdBackend {
+  const b = new CpuSimdBackend();
+  b.beginStep();
+  return b;
+}
 
 describe.each(backends)('op parity: %s vs cpu-ref', (_name, backend, tol) => {
   it.each(opCases().map((c) => [c.name, c] as const))('%s', (_n, c) => {
@@ -65,6 +73,25 @@ describe('cpu-simd with BF16 weights (fromBytes, kept as BF16 in wasm memory) vs
       return o.toFloat32(o.moeExperts(o.fromFloat32(x, [n, H]), routing, ups.map((w) => mkW(w, [I, H])), downs.map((w) => mkW(w, [H, I]))));
     };
     expect(relErr(run(simd as unknown as Ops<Tensor>, true), run(ref, false))).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('cpu-simd step arena', () => {
+  it('outputs stay correct across arena chunks and memory growth (12 MiB adds), and toFloat32 copies', () => {
+    const simd = simdStepping();
+    const n = 3 << 20;
+    const a = randn(60, n);
+    const b = randn(61, n);
+    const ta = simd.fromFloat32(a, [n]);
+    const tb = simd.fromFloat32(b, [n]);
+    const first = simd.add(ta, tb);
+    const second = simd.add(first, tb); // an arena input, a fresh chunk
+    const got = simd.toFloat32(second);
+    expect(got.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    for (let i = 0; i < n; i += 9973) expect(got[i]).toBe(Math.fround(Math.fround(a[i] + b[i]) + b[i]));
+    simd.beginStep(); // rewinds: the next output reuses the first one's memory, the copy is unaffected
+    simd.add(tb, tb);
+    expect(got[0]).toBe(Math.fround(Math.fround(a[0] + b[0]) + b[0]));
   });
 });
 

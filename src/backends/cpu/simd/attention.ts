@@ -17,7 +17,7 @@ export function attentionSimd(heap: WasmHeap, q: CpuTensor, k: CpuTensor, v: Cpu
   const qw = heads * hd;
   const perKv = heads / kvHeads;
   const scale = 1 / Math.sqrt(hd);
-  const out = new Float32Array(q.data.length);
+  const out = heap.out(q.data.length);
   for (let s = 0; s < segments.length; s++) {
     const seg = segments[s];
     const cache = caches[s];

@@ -1,7 +1,8 @@
 /**
  * The WASM SIMD CPU backend: the reference backend with its hot ops replaced by f32x4 kernels running in one
  * shared wasm memory. Matmul weights are copied into that memory once, when the loader creates them
- * (fromFloat32); tensors keep Float32Array views of it, so the reference ops read them unchanged.
+ * (fromFloat32 / fromBytes); tensors keep Float32Array views of it, so the reference ops read them unchanged.
+ * During forward passes op outputs come from a step arena in the same memory (see WasmHeap.out).
  * Every op is checked against the reference by test/ops/parity.test.ts.
  */
 import type { AttnDims, KvCache, Routing, Segment, SsmDims } from '../../../ops/ops.js';
@@ -9,6 +10,7 @@ import { toFloat32 } from '../../../loaders/dtype.js';
 import { CpuRefBackend } from '../ref/backend.js';
 import { CpuKvCache, CpuTensor } from '../ref/tensor.js';
 import { attentionSimd } from './attention.js';
+import * as basic from './basic.js';
 import { WasmHeap } from './heap.js';
 import { matmulSimd } from './matmul.js';
 import { gatedRmsNormFast, mambaConvFast, ssmScanSimd } from './mamba.js';
@@ -38,9 +40,26 @@ export class CpuSimdBackend extends CpuRefBackend {
     this.heap.weights.set(data, { ptr: this.heap.storeBytes(bytes), bf16: true });
     return new CpuTensor(data, [...shape]);
   }
+  /** From the first forward pass on, op outputs live in a step arena that each beginStep rewinds (heap.out). */
+  beginStep(): void {
+    this.heap.beginStep();
+  }
+  /** A copy (arena outputs are overwritten by the next forward pass). */
+  override toFloat32(x: CpuTensor): Float32Array {
+    return x.data.buffer instanceof SharedArrayBuffer ? x.data.slice() : x.data;
+  }
+  override embed = (table: CpuTensor, ids: Int32Array): CpuTensor => basic.embed(this.heap, table, ids);
+  override rmsNorm = (x: CpuTensor, w: CpuTensor, eps: number): CpuTensor => basic.rmsNorm(this.heap, x, w, eps);
+  override add = (a: CpuTensor, b: CpuTensor): CpuTensor => basic.add(this.heap, a, b);
+  override addBias = (x: CpuTensor, b: CpuTensor): CpuTensor => basic.addBias(this.heap, x, b);
+  override gatherRows = (x: CpuTensor, rows: Int32Array): CpuTensor => basic.gatherRows(this.heap, x, rows);
+  override splitCols = (x: CpuTensor, widths: readonly number[]): CpuTensor[] => basic.splitCols(this.heap, x, widths);
+  override relu2 = (x: CpuTensor): CpuTensor => basic.relu2(this.heap, x);
   override matmul = (x: CpuTensor, w: CpuTensor): CpuTensor => matmulSimd(this.heap, x, w);
-  override mambaConv = mambaConvFast;
-  override gatedRmsNorm = gatedRmsNormFast;
+  override mambaConv = (xBC: CpuTensor, w: CpuTensor, b: CpuTensor | null, segments: readonly Segment[], states: readonly CpuTensor[]): CpuTensor =>
+    mambaConvFast(this.heap, xBC, w, b, segments, states);
+  override gatedRmsNorm = (y: CpuTensor, z: CpuTensor, w: CpuTensor, groupSize: number, eps: number): CpuTensor =>
+    gatedRmsNormFast(this.heap, y, z, w, groupSize, eps);
   override ssmScan = (
     x: CpuTensor, dt: CpuTensor, B: CpuTensor, C: CpuTensor, aLog: CpuTensor, d: CpuTensor, dtBias: CpuTensor,
     dims: SsmDims, segments: readonly Segment[], states: readonly CpuTensor[],

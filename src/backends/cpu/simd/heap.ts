@@ -14,6 +14,9 @@ export interface Kernels {
   mmb4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
   attnScores(q: number, k: number, s: number, T: number, past: number, heads: number, hdb: number, kvwb: number, perKv: number, lsb: number, scale: number): void;
   attnOut(p: number, v: number, o: number, T: number, past: number, heads: number, hdb: number, kvwb: number, perKv: number, lsb: number): void;
+  vadd(a: number, b: number, out: number, nb: number): void;
+  vrelu2(a: number, b: number, out: number, nb: number): void;
+  rmsNorm(x: number, w: number, out: number, rows: number, hb: number, eps: number, invH: number): void;
   scan(x: number, coef: number, B: number, C: number, D: number, S: number, y: number, T: number, heads: number, p: number, nb: number, gb: number, perGroup: number): void;
 }
 
@@ -50,6 +53,14 @@ export class WasmHeap {
     compiled ??= new WA.Module(kernelModule(MAX_PAGES));
     this.k = new WA.Instance(compiled, { env: { mem: this.memory } }).exports as unknown as Kernels;
     this.view = new Float32Array(this.memory.buffer);
+    this.buffers.add(this.memory.buffer);
+  }
+
+  /** Every buffer object this memory has had (one per growth): views of any of them are views of this heap. */
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  /** Byte address of `a` when it is a view of this heap (arena outputs, weights), else -1. */
+  addr(a: Float32Array): number {
+    return this.buffers.has(a.buffer) ? a.byteOffset : -1;
   }
 
   /** A float32 view of the whole memory as it is now (views taken before a grow still work but are shorter). */
@@ -67,6 +78,7 @@ export class WasmHeap {
       const pages = Math.ceil((end - have) / PAGE);
       if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`cpu-simd: weights and activations exceed the 4 GiB wasm memory`);
       this.memory.grow(Math.max(pages, Math.min(have / PAGE, 1024))); // grow geometrically up to 64 MiB steps
+      this.buffers.add(this.memory.buffer);
     }
     this.top = end;
     return ptr;
@@ -85,6 +97,52 @@ export class WasmHeap {
     const ptr = this.alloc(bytes.byteLength);
     new Uint8Array(this.memory.buffer, ptr, bytes.byteLength).set(bytes);
     return ptr;
+  }
+
+  /**
+   * Output arrays of compute ops. Once forward passes run (beginStep), outputs come from a step arena in this
+   * memory that the next beginStep rewinds: fresh large typed arrays cost a page fault per 4 KiB on first touch
+   * (measured: a new 256 KiB Float32Array costs ~0.6 ms here, 10x the loop that fills it). Before the first
+   * step (ops called directly) they are ordinary arrays.
+   */
+  out(n: number): Float32Array {
+    if (!this.stepping) return new Float32Array(n);
+    const ptr = this.arenaAlloc((n * 4 + 15) & ~15); // first: it may grow the memory (and replace .buffer)
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+  /** A zeroed float64 temporary, valid until the next beginStep (arena) or garbage collection. */
+  temp64(n: number): Float64Array {
+    if (!this.stepping) return new Float64Array(n);
+    const ptr = this.arenaAlloc(n * 8);
+    const a = new Float64Array(this.memory.buffer, ptr, n);
+    a.fill(0);
+    return a;
+  }
+  /** Starts a forward pass: everything `out` handed out since the last call may be reused. */
+  beginStep(): void {
+    this.stepping = true;
+    this.chunk = 0;
+    this.chunkOff = 0;
+  }
+  private stepping = false;
+  private readonly chunks: Array<{ ptr: number; bytes: number }> = [];
+  private chunk = 0;
+  private chunkOff = 0;
+  private arenaAlloc(bytes: number): number {
+    for (;;) {
+      const c = this.chunks[this.chunk];
+      if (c === undefined) {
+        this.chunks.push({ ptr: this.alloc(Math.max(bytes, 8 << 20)), bytes: Math.max(bytes, 8 << 20) });
+        continue;
+      }
+      if (this.chunkOff + bytes <= c.bytes) {
+        const p = c.ptr + this.chunkOff;
+        this.chunkOff += bytes;
+        return p;
+      }
+      this.chunk++;
+      this.chunkOff = 0;
+    }
   }
 
   /** Byte address of a scratch region of at least `bytes`, valid until the next call (contents are garbage). */

@@ -247,6 +247,45 @@ function attnOutKernel(): FuncDef {
   return { name: 'attnOut', params: L.params, locals: L.locals, body: b };
 }
 
+/** Elementwise over nb bytes (a multiple of 16): vadd out = a + b; vrelu2 out = max(a, 0)^2 (NaN -> 0 as the reference). */
+function elementwiseKernel(nameStr: string): FuncDef {
+  const L = new Locals([['a', I32], ['b', I32], ['out', I32], ['nb', I32]]);
+  L.add('j', I32);
+  L.add('v', V128);
+  L.add('zero', V128);
+  const g = (n: string) => op.get(L.i(n));
+  const s = (n: string) => op.set(L.i(n));
+  const b: number[][] = [op.f32(0), op.f32x4Splat(), s('zero'), g('nb'), op.i32Eqz(), op.if_(), [0x0f] /* return */, op.end()];
+  b.push(op.i32(0), s('j'), op.loop(), g('out'), g('j'), op.i32Add());
+  if (nameStr === 'vadd') b.push(g('a'), g('j'), op.i32Add(), op.v128Load(), g('b'), g('j'), op.i32Add(), op.v128Load(), op.f32x4Add());
+  else b.push(g('zero'), g('a'), g('j'), op.i32Add(), op.v128Load(), op.f32x4Pmax(), op.tee(L.i('v')), g('v'), op.f32x4Mul());
+  b.push(op.v128Store(), g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('nb'), op.i32LtU(), op.brIf(0), op.end());
+  return { name: nameStr, params: L.params, locals: L.locals, body: b };
+}
+
+/**
+ * RMSNorm of `rows` rows of hb bytes (a multiple of 16): out = w * (x / sqrt(mean(x^2) + eps)); invH = 1 / H.
+ */
+function rmsNormKernel(): FuncDef {
+  const L = new Locals([['x', I32], ['w', I32], ['out', I32], ['rows', I32], ['hb', I32], ['eps', F32], ['invH', F32]]);
+  for (const v of ['r', 'j']) L.add(v, I32);
+  for (const v of ['acc', 'xv', 'sc', 'zero']) L.add(v, V128);
+  const g = (n: string) => op.get(L.i(n));
+  const s = (n: string) => op.set(L.i(n));
+  const b: number[][] = [op.f32(0), op.f32x4Splat(), s('zero')];
+  b.push(op.i32(0), s('r'), op.loop());
+  b.push(g('zero'), s('acc'), op.i32(0), s('j'), op.loop());
+  b.push(g('x'), g('j'), op.i32Add(), op.v128Load(), op.tee(L.i('xv')), g('xv'), op.f32x4Mul(), g('acc'), op.f32x4Add(), s('acc'));
+  b.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('hb'), op.i32LtU(), op.brIf(0), op.end());
+  b.push(op.f32(1), ...hsum(L.i('acc')), g('invH'), op.f32Mul(), g('eps'), op.f32Add(), op.f32Sqrt(), op.f32Div(), op.f32x4Splat(), s('sc'));
+  b.push(op.i32(0), s('j'), op.loop());
+  b.push(g('out'), g('j'), op.i32Add(), g('w'), g('j'), op.i32Add(), op.v128Load(), g('x'), g('j'), op.i32Add(), op.v128Load(), g('sc'), op.f32x4Mul(), op.f32x4Mul(), op.v128Store());
+  b.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('hb'), op.i32LtU(), op.brIf(0), op.end());
+  b.push(g('x'), g('hb'), op.i32Add(), s('x'), g('out'), g('hb'), op.i32Add(), s('out'));
+  b.push(g('r'), op.i32(1), op.i32Add(), op.tee(L.i('r')), g('rows'), op.i32LtU(), op.brIf(0), op.end());
+  return { name: 'rmsNorm', params: L.params, locals: L.locals, body: b };
+}
+
 /** Names of the exported kernels and their block sizes (outputs per pass, rows per pass). */
 // Measured on a 2-core EPYC (Node 20): 4 outputs x 1 row is the fastest block for every shape, decode and prefill
 // (~33 GFLOP/s BF16); blocks of 2-4 rows or 8 outputs spill registers in V8 and run 10-20 % slower.
@@ -257,7 +296,7 @@ export const MATMUL_BF16_KERNELS = { mmb4x1: [4, 1] } as const;
 export function kernelModule(maximum: number): Uint8Array {
   const funcs = [...Object.entries(MATMUL_KERNELS).map(([n, [ob, rb]]) => matmulKernel(n, ob, rb)),
     ...Object.entries(MATMUL_BF16_KERNELS).map(([n, [ob, rb]]) => matmulBf16Kernel(n, ob, rb)), scanKernel(),
-    attnScoresKernel(), attnOutKernel()];
+    attnScoresKernel(), attnOutKernel(), elementwiseKernel('vadd'), elementwiseKernel('vrelu2'), rmsNormKernel()];
   return buildModule(funcs, { initial: 1, maximum, shared: true });
 }
 

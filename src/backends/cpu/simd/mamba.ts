@@ -17,7 +17,7 @@ export function ssmScanSimd(
   if (n % 4 !== 0) return ssmScanRef(x, dtRaw, B, C, aLog, d, dtBias, dims, segments, states);
   const xw = heads * p;
   const gw = groups * n;
-  const y = new Float32Array(x.data.length);
+  const y = heap.out(x.data.length);
   const maxLen = segments.reduce((m, s) => Math.max(m, s.length), 0);
   // scratch layout (floats): S [heads p n] | D [heads] | coef [T heads 2] | x [T xw] | B [T gw] | C [T gw] | y [T xw]
   const sN = heads * p * n;
@@ -60,14 +60,14 @@ export function ssmScanSimd(
  * xBC [N, C], w [C, K], state [C, K-1] per segment (raw inputs, oldest first) -> silu(conv) [N, C]. One channel
  * at a time with its window in locals (K = 4, the NemotronH kernel; other K take the reference).
  */
-export function mambaConvFast(xBC: CpuTensor, w: CpuTensor, b: CpuTensor | null, segments: readonly Segment[], states: readonly CpuTensor[]): CpuTensor {
+export function mambaConvFast(heap: WasmHeap, xBC: CpuTensor, w: CpuTensor, b: CpuTensor | null, segments: readonly Segment[], states: readonly CpuTensor[]): CpuTensor {
   const c = xBC.cols;
   const k = w.shape[1];
   if (k !== 4) return mambaConvRef(xBC, w, b, segments, states);
   const xd = xBC.data;
   const wd = w.data;
   const bd = b ? b.data : null;
-  const out = new Float32Array(xd.length);
+  const out = heap.out(xd.length);
   for (let s = 0; s < segments.length; s++) {
     const { start, length: T } = segments[s];
     const st = states[s].data; // [C, 3]
@@ -97,12 +97,12 @@ export function mambaConvFast(xBC: CpuTensor, w: CpuTensor, b: CpuTensor | null,
 }
 
 /** v = y * silu(z); RMSNorm per group of `groupSize` contiguous channels; times w. As the reference, flattened. */
-export function gatedRmsNormFast(y: CpuTensor, z: CpuTensor, w: CpuTensor, groupSize: number, eps: number): CpuTensor {
+export function gatedRmsNormFast(heap: WasmHeap, y: CpuTensor, z: CpuTensor, w: CpuTensor, groupSize: number, eps: number): CpuTensor {
   const width = y.cols;
   const yd = y.data;
   const zd = z.data;
   const wd = w.data;
-  const out = new Float32Array(yd.length);
+  const out = heap.out(yd.length);
   const v = new Float64Array(groupSize);
   for (let r = 0; r < y.rows; r++) {
     for (let g0 = 0; g0 < width; g0 += groupSize) {

@@ -62,9 +62,9 @@ export function matmulRaw(heap: WasmHeap, x: Float32Array, n: number, inDim: num
   else for (let r = 0; r < n; r++) packRow(f, xb + r * kp, x, r * inDim, inDim, w.bf16);
   runKernel(heap, xp, n, inDim, w, yp, outDim);
   const yb = yp >> 2;
-  if (mp === outDim) return f.slice(yb, yb + n * outDim);
-  const out = new Float32Array(n * outDim);
-  for (let r = 0; r < n; r++) out.set(f.subarray(yb + r * mp, yb + r * mp + outDim), r * outDim);
+  const out = heap.out(n * outDim);
+  if (mp === outDim) out.set(f.subarray(yb, yb + n * outDim));
+  else for (let r = 0; r < n; r++) out.set(f.subarray(yb + r * mp, yb + r * mp + outDim), r * outDim);
   return out;
 }
 
@@ -74,7 +74,6 @@ export function matmulSimd(heap: WasmHeap, x: CpuTensor, w: CpuTensor): CpuTenso
   if (x.cols !== inDim) throw new Error(`matmul: x has ${x.cols} columns, weight [${w.shape}] expects ${inDim}`);
   const n = x.rows;
   const shape = [...x.shape.slice(0, -1), outDim];
-  if (n === 0 || outDim === 0) return new CpuTensor(new Float32Array(n * outDim), shape);
-  if (inDim === 0) return new CpuTensor(new Float32Array(n * outDim), shape);
+  if (n === 0 || outDim === 0 || inDim === 0) return new CpuTensor(heap.out(n * outDim).fill(0), shape);
   return new CpuTensor(matmulRaw(heap, x.data, n, inDim, weightRef(heap, w.data, outDim, inDim), outDim), shape);
 }

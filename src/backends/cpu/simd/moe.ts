@@ -22,7 +22,7 @@ export function moeExpertsSimd(heap: WasmHeap, x: CpuTensor, routing: Routing<Cp
   const pos = count.slice(0, E);
   const order = new Int32Array(n * topK); // pair index r * topK + k, grouped by expert
   for (let i = 0; i < n * topK; i++) order[pos[ids[i]]++] = i;
-  const out = new Float64Array(n * h);
+  const out = heap.temp64(n * h);
   const hp = up4(h);
   for (let e = 0; e < E; e++) {
     const m = count[e + 1] - count[e];
@@ -54,5 +54,7 @@ export function moeExpertsSimd(heap: WasmHeap, x: CpuTensor, routing: Routing<Cp
       for (let j = 0; j < h; j++) out[o + j] += w * f[yr + j];
     }
   }
-  return new CpuTensor(Float32Array.from(out), x.shape);
+  const res = heap.out(n * h);
+  for (let i = 0; i < res.length; i++) res[i] = out[i];
+  return new CpuTensor(res, x.shape);
 }
