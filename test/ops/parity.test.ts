@@ -55,11 +55,20 @@ describe('cpu-simd with BF16 weights (fromBytes, kept as BF16 in wasm memory) vs
     }
     return { bytes, values };
   };
-  it.each([[1, 64, 200], [5, 64, 64], [4, 256, 1804], [3, 768, 256]])('matmul [%i,%i]x[%i,in]', (n, inDim, outDim) => {
+  // the last two are large enough to be split over the helper threads (POOL_MIN_MACS) on a machine with 2+ cores
+  it.each([[1, 64, 200], [5, 64, 64], [4, 256, 1804], [3, 768, 256], [64, 512, 1028], [128, 256, 1804]])('matmul [%i,%i]x[%i,in]', (n, inDim, outDim) => {
     const w = bf16(50, outDim * inDim, 1 / Math.sqrt(inDim));
     const x = randn(51, n * inDim);
     const want = ref.toFloat32(ref.matmul(ref.fromFloat32(x, [n, inDim]), ref.fromFloat32(w.values, [outDim, inDim])));
     const got = simd.toFloat32(simd.matmul(simd.fromFloat32(x, [n, inDim]), simd.fromBytes(w.bytes, 'BF16', [outDim, inDim])));
+    expect(relErr(got, want)).toBeLessThanOrEqual(1e-5);
+  });
+  it('float32 matmul split over the helper threads', () => {
+    const [n, inDim, outDim] = [48, 260, 1000]; // 12.5 M multiply-adds, padded rows
+    const x = randn(54, n * inDim);
+    const w = randn(55, outDim * inDim, 1 / Math.sqrt(inDim));
+    const want = ref.toFloat32(ref.matmul(ref.fromFloat32(x, [n, inDim]), ref.fromFloat32(w, [outDim, inDim])));
+    const got = simd.toFloat32(simd.matmul(simd.fromFloat32(x, [n, inDim]), simd.fromFloat32(w, [outDim, inDim])));
     expect(relErr(got, want)).toBeLessThanOrEqual(1e-5);
   });
   it('moeExperts E=8 top-2 H=64 I=32 over 5 tokens', () => {

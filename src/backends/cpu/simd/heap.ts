@@ -5,13 +5,14 @@
  * and because worker threads can compute on it.
  */
 import { kernelModule } from './kernels.js';
+import { MatmulPool } from './pool.js';
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: the wasm32 limit; only reserved address space until grown into
 
 export interface Kernels {
-  mm4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
-  mmb4x1(x: number, w: number, y: number, n: number, kb: number, mb: number): void;
+  mm4x1(x: number, w: number, y: number, n: number, kb: number, mb: number, m: number): void;
+  mmb4x1(x: number, w: number, y: number, n: number, kb: number, mb: number, m: number): void;
   attnScores(q: number, k: number, s: number, T: number, past: number, heads: number, hdb: number, kvwb: number, perKv: number, lsb: number, scale: number): void;
   attnOut(p: number, v: number, o: number, T: number, past: number, heads: number, hdb: number, kvwb: number, perKv: number, lsb: number): void;
   vadd(a: number, b: number, out: number, nb: number): void;
@@ -62,6 +63,16 @@ export class WasmHeap {
   addr(a: Float32Array): number {
     return this.buffers.has(a.buffer) ? a.byteOffset : -1;
   }
+
+  /** Helper threads for large matmuls, started on first use (null: one core, or NEMOTRON_CPU_THREADS=1). */
+  pool(): MatmulPool | null {
+    if (this.poolState === undefined) {
+      const helpers = MatmulPool.helpersWanted();
+      this.poolState = helpers > 0 ? new MatmulPool(this.memory, compiled as object, helpers) : null;
+    }
+    return this.poolState;
+  }
+  private poolState: MatmulPool | null | undefined;
 
   /** A float32 view of the whole memory as it is now (views taken before a grow still work but are shorter). */
   get f32(): Float32Array {

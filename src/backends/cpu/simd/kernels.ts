@@ -37,11 +37,12 @@ function hsum(acc: number): number[][] {
 
 /**
  * y[r, o] = sum_j x[r, j] * w[o, j] for a block of `ob` weight rows times `rb` x rows per inner pass.
- * Params (x, w, y, n, kb, mb): n rows of x (a multiple of rb), kb = row bytes of x and w (a multiple of 16),
- * mb = row bytes of y (outputs: a multiple of 4 * ob). Loop order: weight block outer (stays in L1), x rows inner.
+ * Params (x, w, y, n, kb, mb, m): n rows of x (a multiple of rb), kb = row bytes of x and w (a multiple of 16),
+ * mb = row bytes of y, m = outputs to compute (a multiple of ob) starting at w and y (a slice of the outputs when
+ * several threads share one matmul). Loop order: weight block outer (stays in L1), x rows inner.
  */
 function matmulKernel(nameStr: string, ob: number, rb: number): FuncDef {
-  const L = new Locals([['x', I32], ['w', I32], ['y', I32], ['n', I32], ['kb', I32], ['mb', I32]]);
+  const L = new Locals([['x', I32], ['w', I32], ['y', I32], ['n', I32], ['kb', I32], ['mb', I32], ['m', I32]]);
   for (const v of ['wEnd', 'wo', 'r', 'j', 'xr', 'yr']) L.add(v, I32);
   for (let a = 0; a < ob; a++) L.add(`w${a}`, I32);
   for (let a = 0; a < ob * rb; a++) L.add(`acc${a}`, V128);
@@ -51,9 +52,9 @@ function matmulKernel(nameStr: string, ob: number, rb: number): FuncDef {
   const g = (n: string) => op.get(L.i(n));
   const s = (n: string) => op.set(L.i(n));
   const body: number[][] = [];
-  // wEnd = w + (mb / 4) * kb  (number of outputs times row bytes)
+  // wEnd = w + m * kb (outputs computed by this call times row bytes; a call may do a slice of the outputs)
   body.push(op.f32(0), op.f32x4Splat(), s('zero'));
-  body.push(g('w'), g('mb'), op.i32(2), [0x76] /* i32.shr_u */, g('kb'), op.i32Mul(), op.i32Add(), s('wEnd'));
+  body.push(g('w'), g('m'), g('kb'), op.i32Mul(), op.i32Add(), s('wEnd'));
   body.push(g('w'), s('wo'), g('y'), s('yr'));
   // yr: address of y[0, o] for the current weight block
   body.push(op.loop()); // O
@@ -136,7 +137,7 @@ function scanKernel(): FuncDef {
  * as float32 by `i32x4.shl 16` and the odd ones by masking the high halves, with no lane shuffles.
  */
 function matmulBf16Kernel(nameStr: string, ob: number, rb: number): FuncDef {
-  const L = new Locals([['x', I32], ['w', I32], ['y', I32], ['n', I32], ['kb', I32], ['mb', I32]]);
+  const L = new Locals([['x', I32], ['w', I32], ['y', I32], ['n', I32], ['kb', I32], ['mb', I32], ['m', I32]]);
   for (const v of ['wEnd', 'wo', 'r', 'j', 'xr', 'yr', 'wkb']) L.add(v, I32);
   for (let a = 0; a < ob; a++) L.add(`w${a}`, I32);
   for (let a = 0; a < ob * rb; a++) L.add(`acc${a}`, V128);
@@ -147,7 +148,7 @@ function matmulBf16Kernel(nameStr: string, ob: number, rb: number): FuncDef {
   const body: number[][] = [];
   body.push(op.f32(0), op.f32x4Splat(), s('zero'), op.i32(-65536), op.i32x4Splat(), s('mask'));
   body.push(g('kb'), op.i32(1), [0x76] /* i32.shr_u */, s('wkb')); // weight row bytes
-  body.push(g('w'), g('mb'), op.i32(2), [0x76], g('wkb'), op.i32Mul(), op.i32Add(), s('wEnd'));
+  body.push(g('w'), g('m'), g('wkb'), op.i32Mul(), op.i32Add(), s('wEnd'));
   body.push(g('w'), s('wo'), g('y'), s('yr'));
   body.push(op.loop()); // O
   for (let a = 0; a < ob; a++) body.push(g('wo'), ...(a ? [g('wkb'), op.i32(a), op.i32Mul(), op.i32Add()] : []), s(`w${a}`));

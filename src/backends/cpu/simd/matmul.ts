@@ -44,10 +44,25 @@ export function packRow(f: Float32Array, dst: number, x: Float32Array, from: num
   if (kp !== inDim) f.fill(0, dst + inDim, dst + kp);
 }
 
+/**
+ * Matmuls of at least this many multiply-adds are split over the helper threads: waking a helper costs tens of
+ * microseconds, so decode-sized products (under ~0.5 M) stay on the calling thread.
+ */
+export const POOL_MIN_MACS = 1 << 21;
+
 /** Runs the kernel on packed x at byte `xp` (n rows) into y at byte `yp` (rows of up4(outDim) floats). */
 export function runKernel(heap: WasmHeap, xp: number, n: number, inDim: number, w: WeightRef, yp: number, outDim: number): void {
-  if (w.bf16) heap.k.mmb4x1(xp, w.ptr, yp, n, up4(inDim) * 4, up4(outDim) * 4);
-  else heap.k.mm4x1(xp, w.ptr, yp, n, up4(inDim) * 4, up4(outDim) * 4);
+  const kp = up4(inDim);
+  const mp = up4(outDim);
+  const own = w.bf16 ? heap.k.mmb4x1 : heap.k.mm4x1;
+  if (n * kp * mp >= POOL_MIN_MACS) {
+    const pool = heap.pool();
+    if (pool) {
+      pool.matmul(w.bf16 ? 1 : 0, own, xp, w.ptr, yp, n, kp * 4, mp * 4, mp, kp * (w.bf16 ? 2 : 4));
+      return;
+    }
+  }
+  own(xp, w.ptr, yp, n, kp * 4, mp * 4, mp);
 }
 
 /** y [n, outDim] = x [n, inDim] . W^T for a weight in kernel layout. */
