@@ -104,6 +104,41 @@ describe('cpu-simd step arena', () => {
   });
 });
 
+describe('cpu-simd per-sequence state in wasm memory', () => {
+  it('KV cache (heap blocks) across growth and SSM state (heap block, scanned in place) match the reference step by step', () => {
+    const simd = simdStepping() as unknown as Ops<Tensor>;
+    const dims = { heads: 4, kvHeads: 2, headDim: 16 };
+    const m = { heads: 8, headDim: 8, stateSize: 16, groups: 2, dtMin: 0, dtMax: Infinity };
+    const run = (o: Ops<Tensor>) => {
+      const cache = o.newKvCache(dims);
+      const S = o.zeros([m.heads, m.headDim, m.stateSize]);
+      const outs: Float32Array[] = [];
+      const lens = [60, 1, 1, 3, 1, 70, 1];
+      lens.forEach((n, step) => {
+        o.beginStep?.();
+        const seg = [{ start: 0, length: n }];
+        const sd = 700 + 10 * step;
+        const t = (seed: number, shape: number[], scale = 1) => o.fromFloat32(randn(seed, shape.reduce((a, b) => a * b, 1), scale), shape);
+        outs.push(o.toFloat32(o.attention(t(sd, [n, 64]), t(sd + 1, [n, 32]), t(sd + 2, [n, 32]), dims, seg, [cache])));
+        outs.push(o.toFloat32(o.ssmScan(
+          t(sd + 3, [n, 64]), t(sd + 4, [n, 8], 2), t(sd + 5, [n, 32]), t(sd + 6, [n, 32]),
+          o.fromFloat32(Float32Array.from({ length: 8 }, (_, h) => Math.log(1 + h)), [8]), t(sd + 7, [8]), t(sd + 8, [8], 0.5), m, seg, [S],
+        )));
+      });
+      outs.push(o.toFloat32(S));
+      o.release(cache);
+      o.release(S);
+      return outs;
+    };
+    const want = run(ref);
+    const got = run(simd);
+    want.forEach((w, i) => expect(relErr(got[i], w)).toBeLessThanOrEqual(1e-5));
+    // released blocks are reused, and handed out zeroed
+    const again = simd.zeros([m.heads, m.headDim, m.stateSize]);
+    expect(simd.toFloat32(again).every((v) => v === 0)).toBe(true);
+  });
+});
+
 describe('reference ops on hand-checked values', () => {
   it('ssmScan: one head, one token equals the closed form of model-spec 3.5', () => {
     const o = ref;

@@ -1,6 +1,6 @@
 /**
- * Causal GQA attention on the wasm kernels: per segment, the visible K/V rows of its cache (the reference
- * CpuKvCache: plain arrays that grow) are copied into scratch with the queries; scores and the probability-
+ * Causal GQA attention on the wasm kernels: per segment, the kernels read K/V in place from the cache's heap
+ * blocks (SimdKvCache; a plain CpuKvCache is copied into scratch) and the queries from scratch; scores and the probability-
  * weighted sum of values run in wasm, the softmax (exp) on the host in float64. Queries go in chunks so that
  * the score block stays bounded for long prompts. Head size not a multiple of 4: the reordered JS loops.
  */
@@ -25,21 +25,27 @@ export function attentionSimd(heap: WasmHeap, q: CpuTensor, k: CpuTensor, v: Cpu
     cache.append(k.data.subarray(seg.start * kvw), v.data.subarray(seg.start * kvw), seg.length);
     const L = cache.length;
     const chunk = Math.max(1, Math.min(seg.length, Math.floor(CHUNK_SCORES / (heads * L))));
-    // scratch (floats): K [L kvw] | V [L kvw] | q [chunk qw] | o [chunk qw] | scores [chunk heads L]
-    const base = heap.scratch((2 * L * kvw + 2 * chunk * qw + chunk * heads * L) * 4) >> 2;
+    // scratch (floats): K [L kvw] | V [L kvw] (only when the cache is not in the heap) | q [chunk qw] | o [chunk qw] | scores [chunk heads L]
+    let pk = heap.addr(cache.k);
+    let pv = heap.addr(cache.v);
+    const copyKv = pk < 0 || pv < 0;
+    const kvFloats = copyKv ? 2 * L * kvw : 0;
+    const base = heap.scratch((kvFloats + 2 * chunk * qw + chunk * heads * L) * 4) >> 2;
     const f = heap.f32;
-    const kB = base;
-    const vB = kB + L * kvw;
-    const qB = vB + L * kvw;
+    if (copyKv) {
+      f.set(cache.k.subarray(0, L * kvw), base);
+      f.set(cache.v.subarray(0, L * kvw), base + L * kvw);
+      pk = base * 4;
+      pv = (base + L * kvw) * 4;
+    }
+    const qB = base + kvFloats;
     const oB = qB + chunk * qw;
     const sB = oB + chunk * qw;
-    f.set(cache.k.subarray(0, L * kvw), kB);
-    f.set(cache.v.subarray(0, L * kvw), vB);
     for (let i0 = 0; i0 < seg.length; i0 += chunk) {
       const T = Math.min(chunk, seg.length - i0);
       const tok0 = seg.start + i0;
       f.set(q.data.subarray(tok0 * qw, (tok0 + T) * qw), qB);
-      heap.k.attnScores(qB * 4, kB * 4, sB * 4, T, past + i0, heads, hd * 4, kvw * 4, perKv, L * 4, scale);
+      heap.k.attnScores(qB * 4, pk, sB * 4, T, past + i0, heads, hd * 4, kvw * 4, perKv, L * 4, scale);
       for (let i = 0; i < T; i++) {
         const vis = past + i0 + i + 1;
         for (let h = 0; h < heads; h++) {
@@ -56,7 +62,7 @@ export function attentionSimd(heap: WasmHeap, q: CpuTensor, k: CpuTensor, v: Cpu
           for (let j = 0; j < vis; j++) f[row + j] *= inv;
         }
       }
-      heap.k.attnOut(sB * 4, vB * 4, oB * 4, T, past + i0, heads, hd * 4, kvw * 4, perKv, L * 4);
+      heap.k.attnOut(sB * 4, pv, oB * 4, T, past + i0, heads, hd * 4, kvw * 4, perKv, L * 4);
       out.set(f.subarray(oB, oB + T * qw), tok0 * qw);
     }
   }

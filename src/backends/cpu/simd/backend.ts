@@ -5,7 +5,7 @@
  * During forward passes op outputs come from a step arena in the same memory (see WasmHeap.out).
  * Every op is checked against the reference by test/ops/parity.test.ts.
  */
-import type { AttnDims, KvCache, Routing, Segment, SsmDims } from '../../../ops/ops.js';
+import type { AttnDims, KvCache, Routing, Segment, SsmDims, Tensor } from '../../../ops/ops.js';
 import { toFloat32 } from '../../../loaders/dtype.js';
 import { CpuRefBackend } from '../ref/backend.js';
 import { CpuKvCache, CpuTensor } from '../ref/tensor.js';
@@ -15,6 +15,7 @@ import { WasmHeap } from './heap.js';
 import { matmulSimd } from './matmul.js';
 import { gatedRmsNormFast, mambaConvFast, ssmScanSimd } from './mamba.js';
 import { moeExpertsSimd } from './moe.js';
+import { SimdKvCache } from './kv-cache.js';
 
 export class CpuSimdBackend extends CpuRefBackend {
   override readonly name: string = 'cpu-simd';
@@ -39,6 +40,19 @@ export class CpuSimdBackend extends CpuRefBackend {
     const data = toFloat32(bytes, dtype);
     this.heap.weights.set(data, { ptr: this.heap.storeBytes(bytes), bf16: true });
     return new CpuTensor(data, [...shape]);
+  }
+  /** SSM states ([heads, p, n]) live in heap blocks, updated in place by the scan kernel; other zeros are arrays. */
+  override zeros(shape: readonly number[]): CpuTensor {
+    if (shape.length !== 3) return super.zeros(shape);
+    return new CpuTensor(this.heap.block(shape[0] * shape[1] * shape[2]), [...shape]);
+  }
+  override newKvCache(dims: AttnDims): KvCache {
+    return new SimdKvCache(this.heap, dims.kvHeads * dims.headDim);
+  }
+  /** Gives heap blocks (SSM states, KV caches) back; they would also go back when garbage-collected. */
+  override release(t?: Tensor | KvCache): void {
+    if (t instanceof SimdKvCache) t.release();
+    else if (t instanceof CpuTensor) this.heap.releaseBlock(t.data);
   }
   /** From the first forward pass on, op outputs live in a step arena that each beginStep rewinds (heap.out). */
   beginStep(): void {

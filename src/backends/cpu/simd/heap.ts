@@ -156,6 +156,39 @@ export class WasmHeap {
     }
   }
 
+  /**
+   * A zeroed float32 array in the heap for per-sequence state (SSM state, KV cache rows) that kernels use in place.
+   * Its memory goes back to a free list (by size) on releaseBlock, or when the array is garbage-collected
+   * without one, so that sequences that are never freed do not leak wasm memory (which cannot shrink).
+   */
+  block(n: number): Float32Array {
+    const bytes = (n * 4 + 15) & ~15;
+    const ptr = this.freeLists.get(bytes)?.pop() ?? this.alloc(bytes); // first: alloc may grow the memory
+    const view = new Float32Array(this.memory.buffer, ptr, n);
+    view.fill(0);
+    const held = { ptr, bytes };
+    this.blocks.set(view, held);
+    this.finalizer.register(view, held, view);
+    return view;
+  }
+  /** Returns a `block` array's memory to the free list; false when `view` is not one. */
+  releaseBlock(view: Float32Array): boolean {
+    const held = this.blocks.get(view);
+    if (!held) return false;
+    this.blocks.delete(view);
+    this.finalizer.unregister(view);
+    this.freeBlock(held);
+    return true;
+  }
+  private freeBlock(b: { ptr: number; bytes: number }): void {
+    let list = this.freeLists.get(b.bytes);
+    if (!list) this.freeLists.set(b.bytes, (list = []));
+    list.push(b.ptr);
+  }
+  private readonly blocks = new WeakMap<Float32Array, { ptr: number; bytes: number }>();
+  private readonly freeLists = new Map<number, number[]>();
+  private readonly finalizer = new FinalizationRegistry<{ ptr: number; bytes: number }>((b) => this.freeBlock(b));
+
   /** Byte address of a scratch region of at least `bytes`, valid until the next call (contents are garbage). */
   scratch(bytes: number): number {
     if (bytes > this.scratchBytes) {

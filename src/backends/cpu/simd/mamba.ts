@@ -37,7 +37,8 @@ export function ssmScanSimd(
     const { start, length: T } = segments[s];
     if (T === 0) continue;
     const S = states[s].data;
-    f.set(S, sB);
+    const inPlace = heap.addr(S); // a heap block (zeros of this backend): the kernel updates it where it is
+    if (inPlace < 0) f.set(S, sB);
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < heads; h++) {
         let dt = softplus(dtRaw.data[(start + t) * heads + h] + dtBias.data[h]);
@@ -49,9 +50,9 @@ export function ssmScanSimd(
     f.set(x.data.subarray(start * xw, (start + T) * xw), xB);
     f.set(B.data.subarray(start * gw, (start + T) * gw), bB);
     f.set(C.data.subarray(start * gw, (start + T) * gw), cB);
-    heap.k.scan(xB * 4, coefB * 4, bB * 4, cB * 4, dB * 4, sB * 4, yB * 4, T, heads, p, n * 4, gw * 4, heads / groups);
+    heap.k.scan(xB * 4, coefB * 4, bB * 4, cB * 4, dB * 4, inPlace < 0 ? sB * 4 : inPlace, yB * 4, T, heads, p, n * 4, gw * 4, heads / groups);
     y.set(f.subarray(yB, yB + T * xw), start * xw);
-    S.set(f.subarray(sB, sB + sN));
+    if (inPlace < 0) S.set(f.subarray(sB, sB + sN));
   }
   return new CpuTensor(y, x.shape);
 }
