@@ -1,8 +1,9 @@
 /**
- * The wasm linear memory of the SIMD backend: one shared WebAssembly.Memory holding the weights (copied in once,
- * at fromFloat32 time) and a reusable scratch region for each call's activations. Shared memory is used because
- * growing it does not detach the Float32Array views that CpuTensors already hold (a plain memory's grow would),
- * and because worker threads can compute on it.
+ * The wasm linear memory of the SIMD backend: one shared WebAssembly.Memory holding the weights (copied in once, at
+ * fromFloat32 / fromBytes time), per-sequence state blocks (SSM states, KV rows; free list), the step arena for op
+ * outputs, and a reusable scratch region for each call's packed inputs. Shared memory is used because growing it
+ * does not detach the Float32Array views that CpuTensors already hold (a plain memory's grow would), and because
+ * the helper threads compute on it. Memory is bump-allocated and never shrinks (wasm memories cannot).
  */
 import { kernelModule } from './kernels.js';
 import { MatmulPool } from './pool.js';
@@ -30,7 +31,6 @@ interface WasmApi {
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (m: object, imports: object) => { exports: unknown };
-  validate(bytes: Uint8Array): boolean;
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -41,6 +41,8 @@ export interface WeightRef {
 }
 
 let compiled: object | undefined;
+// a heap that is garbage-collected stops its helper threads (they hold the memory, not the heap)
+const poolCloser = new FinalizationRegistry<MatmulPool>((pool) => pool.close());
 
 export class WasmHeap {
   readonly memory = new WA.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
@@ -69,6 +71,7 @@ export class WasmHeap {
     if (this.poolState === undefined) {
       const helpers = MatmulPool.helpersWanted();
       this.poolState = helpers > 0 ? new MatmulPool(this.memory, compiled as object, helpers) : null;
+      if (this.poolState) poolCloser.register(this, this.poolState);
     }
     return this.poolState;
   }
