@@ -90,7 +90,7 @@ export class WasmHeap {
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
-      if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`cpu-simd: weights and activations exceed the 4 GiB wasm memory`);
+      if (have / PAGE + pages > MAX_PAGES) throw new RangeError(`cpu-simd: weights and activations exceed the 4 GiB wasm memory; use --backend cuda (or cpu-fast, limited only by RAM) for a model this large`);
       this.memory.grow(Math.max(pages, Math.min(have / PAGE, 1024))); // grow geometrically up to 64 MiB steps
       this.buffers.add(this.memory.buffer);
     }
