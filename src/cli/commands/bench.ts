@@ -13,7 +13,7 @@ import { selectBackend } from '../../runtime/select.js';
 import { idsFlag, numberFlag, UsageError } from '../args.js';
 
 export const usage = `nemotron bench (--random-weights | --model DIR) [options]
-  --backend NAME         cuda (default), cpu-fast or cpu-ref
+  --backend NAME         cuda (default), cpu-simd, cpu-fast or cpu-ref
   --batches LIST         decode batch sizes (default 1,8,64,256)
   --decode-tokens N      timed decode steps per batch size (default 32)
   --prompt N             prompt tokens per sequence before decoding (default 32)
