@@ -36,6 +36,27 @@ function hsum(acc: number): number[][] {
 }
 
 /**
+ * The end of a matmul kernel's row loop and weight-block loop (shared by the float32 and BF16 kernels): store the
+ * rb x ob accumulators to y[r + b, o + a] at yr + (r + b) * mb + 4a, advance x rows, then the next weight block
+ * (`wRowBytes` names the local holding a weight row's bytes).
+ */
+function matmulBlockEnd(L: Locals, ob: number, rb: number, wRowBytes: string): number[][] {
+  const g = (n: string) => op.get(L.i(n));
+  const s = (n: string) => op.set(L.i(n));
+  const body: number[][] = [];
+  for (let b = 0; b < rb; b++) {
+    for (let a = 0; a < ob; a++) {
+      body.push(g('yr'), g('r'), ...(b ? [op.i32(b), op.i32Add()] : []), g('mb'), op.i32Mul(), op.i32Add(), ...hsum(L.i(`acc${b * ob + a}`)), op.f32Store(4 * a));
+    }
+  }
+  body.push(g('xr'), g('kb'), op.i32(rb), op.i32Mul(), op.i32Add(), s('xr'));
+  body.push(g('r'), op.i32(rb), op.i32Add(), op.tee(L.i('r')), g('n'), op.i32LtU(), op.brIf(0), op.end()); // R
+  body.push(g('yr'), op.i32(4 * ob), op.i32Add(), s('yr'));
+  body.push(g('wo'), g(wRowBytes), op.i32(ob), op.i32Mul(), op.i32Add(), op.tee(L.i('wo')), g('wEnd'), op.i32LtU(), op.brIf(0), op.end()); // O
+  return body;
+}
+
+/**
  * y[r, o] = sum_j x[r, j] * w[o, j] for a block of `ob` weight rows times `rb` x rows per inner pass.
  * Params (x, w, y, n, kb, mb, m): n rows of x (a multiple of rb), kb = row bytes of x and w (a multiple of 16),
  * mb = row bytes of y, m = outputs to compute (a multiple of ob) starting at w and y (a slice of the outputs when
@@ -75,16 +96,7 @@ function matmulKernel(nameStr: string, ob: number, rb: number): FuncDef {
     }
   }
   body.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('kb'), op.i32LtU(), op.brIf(0), op.end()); // J
-  // store: y[r + b, o + a] at yr + (r + b) * mb + 4a
-  for (let b = 0; b < rb; b++) {
-    for (let a = 0; a < ob; a++) {
-      body.push(g('yr'), g('r'), ...(b ? [op.i32(b), op.i32Add()] : []), g('mb'), op.i32Mul(), op.i32Add(), ...hsum(L.i(`acc${b * ob + a}`)), op.f32Store(4 * a));
-    }
-  }
-  body.push(g('xr'), g('kb'), op.i32(rb), op.i32Mul(), op.i32Add(), s('xr'));
-  body.push(g('r'), op.i32(rb), op.i32Add(), op.tee(L.i('r')), g('n'), op.i32LtU(), op.brIf(0), op.end()); // R
-  body.push(g('yr'), op.i32(4 * ob), op.i32Add(), s('yr'));
-  body.push(g('wo'), g('kb'), op.i32(ob), op.i32Mul(), op.i32Add(), op.tee(L.i('wo')), g('wEnd'), op.i32LtU(), op.brIf(0), op.end()); // O
+  body.push(...matmulBlockEnd(L, ob, rb, 'kb'));
   return { name: nameStr, params: L.params, locals: L.locals, body };
 }
 
@@ -170,15 +182,7 @@ function matmulBf16Kernel(nameStr: string, ob: number, rb: number): FuncDef {
     }
   }
   body.push(g('j'), op.i32(16), op.i32Add(), op.tee(L.i('j')), g('wkb'), op.i32LtU(), op.brIf(0), op.end()); // J
-  for (let b = 0; b < rb; b++) {
-    for (let a = 0; a < ob; a++) {
-      body.push(g('yr'), g('r'), ...(b ? [op.i32(b), op.i32Add()] : []), g('mb'), op.i32Mul(), op.i32Add(), ...hsum(L.i(`acc${b * ob + a}`)), op.f32Store(4 * a));
-    }
-  }
-  body.push(g('xr'), g('kb'), op.i32(rb), op.i32Mul(), op.i32Add(), s('xr'));
-  body.push(g('r'), op.i32(rb), op.i32Add(), op.tee(L.i('r')), g('n'), op.i32LtU(), op.brIf(0), op.end()); // R
-  body.push(g('yr'), op.i32(4 * ob), op.i32Add(), s('yr'));
-  body.push(g('wo'), g('wkb'), op.i32(ob), op.i32Mul(), op.i32Add(), op.tee(L.i('wo')), g('wEnd'), op.i32LtU(), op.brIf(0), op.end()); // O
+  body.push(...matmulBlockEnd(L, ob, rb, 'wkb'));
   return { name: nameStr, params: L.params, locals: L.locals, body };
 }
 
