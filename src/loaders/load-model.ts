@@ -12,6 +12,7 @@ import { expectedTensors } from '../models/tensors.js';
 import { parseLenientJson } from '../util/lenient-json.js';
 import { Checkpoint } from './checkpoint.js';
 import { DTYPE_BYTES, toFloat32 } from './dtype.js';
+import { findGguf, loadGgufSteps } from './gguf-load.js';
 import { mapCheckpointNames } from './names.js';
 import { CheckpointError, type TensorInfo } from './safetensors.js';
 
@@ -99,7 +100,7 @@ export function resolveTensors(ckpt: Checkpoint, config: NemotronHConfig): { ten
   return { tensors, unused };
 }
 
-/** Loads config + weights from `dir` onto `ops`, one tensor at a time. */
+/** Loads config + weights from `dir` (or from a `.gguf` file, see gguf-load.ts) onto `ops`, one tensor at a time. */
 export function loadModel<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions = {}): LoadedModel<T> {
   const steps = loadSteps(dir, ops, opts);
   for (;;) {
@@ -126,6 +127,8 @@ export async function loadModelAsync<T extends Tensor>(dir: string, ops: Ops<T>,
 }
 
 function* loadSteps<T extends Tensor>(dir: string, ops: Ops<T>, opts: LoadOptions): Generator<void, LoadedModel<T>> {
+  const gguf = findGguf(dir); // a .gguf file, or a directory holding one and no safetensors
+  if (gguf) return yield* loadGgufSteps(gguf, ops, opts);
   const config = loadConfig(dir);
   const generation = loadGenerationDefaults(dir, config);
   const ckpt = new Checkpoint(dir);

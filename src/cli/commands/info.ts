@@ -1,26 +1,44 @@
 /** `nemotron info --model DIR`: config summary, layer pattern, parameter counts, tensor dtypes. */
 import { parseArgs } from 'node:util';
 import { Checkpoint } from '../../loaders/checkpoint.js';
+import { GgufFile } from '../../loaders/gguf.js';
+import { configFromGguf } from '../../loaders/gguf-config.js';
+import { findGguf } from '../../loaders/gguf-load.js';
 import { KIND_TO_CHAR, loadConfig } from '../../models/config.js';
 import { parameterCounts } from '../../models/params.js';
 import { UsageError } from '../args.js';
 
-export const usage = `nemotron info --model DIR [--json]\n  config, layer pattern, parameter counts and tensor dtypes of a model directory`;
+export const usage = `nemotron info --model DIR|FILE.gguf [--json]\n  config, layer pattern, parameter counts and tensor dtypes of a model directory or GGUF file`;
 
 export function run(argv: string[]): void {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string', short: 'm' }, json: { type: 'boolean' } } });
   if (!values.model) throw new UsageError('info needs --model DIR');
   const dir = values.model;
-  const c = loadConfig(dir);
-  const ck = new Checkpoint(dir);
   const dtypes = new Map<string, number>();
   let fileParams = 0;
-  for (const n of ck.names()) {
-    const i = ck.info(n);
-    dtypes.set(i.dtype, (dtypes.get(i.dtype) ?? 0) + 1);
-    fileParams += i.shape.reduce((a, b) => a * b, 1);
+  const count = (dtype: string, shape: number[]) => {
+    dtypes.set(dtype, (dtypes.get(dtype) ?? 0) + 1);
+    fileParams += shape.reduce((a, b) => a * b, 1);
+  };
+  const ggufPath = findGguf(dir);
+  let c;
+  if (ggufPath) {
+    const f = new GgufFile(ggufPath);
+    try {
+      c = configFromGguf(f);
+      for (const t of f.tensors.values()) count(t.type, t.ne);
+    } finally {
+      f.close();
+    }
+  } else {
+    c = loadConfig(dir);
+    const ck = new Checkpoint(dir);
+    for (const n of ck.names()) {
+      const i = ck.info(n);
+      count(i.dtype, i.shape);
+    }
+    ck.close();
   }
-  ck.close();
   const { total, activePerToken: active } = parameterCounts(c);
   const pattern = c.layers.map((k) => KIND_TO_CHAR[k]).join('');
   const info = {
