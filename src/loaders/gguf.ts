@@ -55,6 +55,7 @@ export interface GgufTensorInfo {
 
 const MAGIC = 0x46554747; // "GGUF" little-endian
 const CHUNK = 1 << 20;
+const UTF8 = new TextDecoder('utf-8');
 
 /** One open .gguf file. */
 export class GgufFile {
@@ -179,7 +180,7 @@ export class GgufFile {
     const len = this.count('string length');
     if (len > this.size) throw new CheckpointError(`${this.path}: string length ${len} exceeds the file size (corrupt header)`);
     const o = this.at(len);
-    return new TextDecoder('utf-8').decode(this.win.subarray(o, o + len));
+    return UTF8.decode(this.win.subarray(o, o + len));
   }
   private entry(type: number): GgufEntry {
     if (type === GGUF_VALUE.ARRAY) {

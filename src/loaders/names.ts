@@ -5,6 +5,8 @@
  *   layers.{i}.mixer.experts.{e}.up_proj.weight / down_proj.weight.
  * Layout quirks handled here, at load time (model-spec 7.1, 7.2): `backbone.` vs `model.` prefixes, the old
  * `embedding.weight` spelling, transformers-5 fused experts `experts.up_proj [E, I, H]` (split by expert).
+ * GGUF files (llama.cpp names, stacked experts, A = -exp(A_log), model-spec 7.4) have their own table below,
+ * with the load-time transforms it implies; gguf-load.ts applies them.
  */
 
 /** Where a canonical tensor comes from: a whole checkpoint tensor, or slice `index` along dim 0 of one. */

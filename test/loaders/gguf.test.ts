@@ -24,6 +24,16 @@ const write = (spec: GgufSpec | Uint8Array, name = `m${n++}.gguf`): string => {
   return path;
 };
 
+/** Config of a GGUF file (closed after). */
+function configOf(path: string) {
+  const f = new GgufFile(path);
+  try {
+    return configFromGguf(f);
+  } finally {
+    f.close();
+  }
+}
+
 /** Per-position worst relErr of a model's logits over prompt + greedy continuation against `ref`. */
 function logitsOf<T2 extends Tensor>(model: NemotronH<T2>, tokens: number[]): Float32Array {
   return model.ops.toFloat32(model.forward([{ tokens, state: model.newState() }], true));
@@ -81,17 +91,17 @@ describe('GGUF loading paths', () => {
 
   it('layer typing from head_count_kv / feed_forward_length; a feed-forward layer without a router is a dense MLP', () => {
     // legacy-f16 has a dense "-" layer and MoE layers; under nemotron_h_moe the router tensor decides per layer
-    const cfg = configFromGguf(new GgufFile(write(fixtureToGgufSpec(fixtureDir('legacy-f16')))));
+    const cfg = configOf(write(fixtureToGgufSpec(fixtureDir('legacy-f16'))));
     expect(cfg.layers).toEqual(['mamba', 'mlp', 'attention', 'moe', 'mamba', 'mamba', 'attention', 'moe']);
     expect(cfg.intermediateSize).toBe(36);
   });
 
   it('dense architecture nemotron_h: every feed-forward layer is an MLP (one width for all)', () => {
     const s = fixtureToGgufSpec(fixtureDir('legacy-f16'), { arch: 'nemotron_h' });
-    expect(() => configFromGguf(new GgufFile(write(s)))).toThrow(/"nemotron_h\.feed_forward_length" differs between mlp layers \(36, 24\)/);
+    expect(() => configOf(write(s))).toThrow(/"nemotron_h\.feed_forward_length" differs between mlp layers \(36, 24\)/);
     const ff = s.metadata.find((k) => k.key === 'nemotron_h.feed_forward_length')!;
     ff.value = (ff.value as number[]).map((v) => (v ? 36 : 0));
-    const cfg = configFromGguf(new GgufFile(write(s)));
+    const cfg = configOf(write(s));
     expect(cfg.layers).toEqual(['mamba', 'mlp', 'attention', 'mlp', 'mamba', 'mamba', 'attention', 'mlp']);
     expect(cfg.nRoutedExperts).toBe(0);
   });
