@@ -7,7 +7,7 @@
  * Not stored in GGUF and taken as the real model's values: chunk_size 128 (the chunked scan is an exact
  * rewrite of the recurrence, so it only changes rounding) and time_step_limit (0, inf) (no clamp, model-spec 3.4).
  */
-import { ConfigError, type LayerKind, type NemotronHConfig } from '../models/config.js';
+import { ConfigError, type LayerKind, type NemotronHConfig, withDerivedSizes } from '../models/config.js';
 import type { GenerationDefaults } from './load-model.js';
 import { GGUF_VALUE, type GgufFile, type GgufValue } from './gguf.js';
 
@@ -140,10 +140,8 @@ export function configFromGguf(file: GgufFile): NemotronHConfig {
     meta.fail(k('expert_group_count'), `(${nGroup}) must divide expert_count and be >= expert_group_used_count (${topkGroup})`);
   }
 
-  const dInner = mambaNumHeads * mambaHeadDim;
-  const convDim = dInner + 2 * nGroups * ssmStateSize;
   const eos = meta.optionalId('tokenizer.ggml.eos_token_id');
-  return {
+  return withDerivedSizes({
     modelType: 'nemotron_h',
     vocabSize,
     hiddenSize,
@@ -177,10 +175,7 @@ export function configFromGguf(file: GgufFile): NemotronHConfig {
     eosTokenIds: eos === null ? [] : [eos],
     padTokenId: meta.optionalId('tokenizer.ggml.padding_token_id'),
     maxPositionEmbeddings: meta.int(k('context_length')),
-    dInner,
-    convDim,
-    inProjSize: dInner + convDim + mambaNumHeads,
-  };
+  });
 }
 
 /** Generation defaults of a GGUF file: its tokenizer's special ids (GGUF has no sampling defaults). */

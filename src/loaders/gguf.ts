@@ -5,9 +5,10 @@
  * any other type is refused at open with an error naming the tensor and the type. Malformed or truncated
  * files give a `CheckpointError` naming the file (and the tensor).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { halfToFloat } from './dtype.js';
 import { CheckpointError } from './safetensors.js';
+import { readExact } from './positioned-read.js';
 
 /** GGUF metadata value types (the `gguf_type` enum). */
 export const GGUF_VALUE = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
@@ -227,15 +228,7 @@ export class GgufFile {
   }
 
   private readAt(position: number, length: number): Uint8Array {
-    if (this.fd === null) throw new CheckpointError(`${this.path}: file is closed`);
-    const buf = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, buf, done, length - done, position + done);
-      if (n === 0) throw new CheckpointError(`${this.path}: unexpected end of file at byte ${position + done} (truncated file)`);
-      done += n;
-    }
-    return buf;
+    return readExact(this.fd, this.path, position, length);
   }
 
   close(): void {

@@ -3,8 +3,9 @@
  * 63 GB sharded checkpoint is never held in memory to find one tensor. Every malformed input becomes a
  * `CheckpointError` that names the file (and the tensor).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { DTYPE_BYTES, type FileDType, isFileDType, toFloat32 } from './dtype.js';
+import { readExact } from './positioned-read.js';
 
 /** A checkpoint problem, naming the file and, where it applies, the tensor. */
 export class CheckpointError extends Error {
@@ -108,15 +109,7 @@ export class SafetensorsFile {
   }
 
   private readAt(position: number, length: number): Uint8Array {
-    if (this.fd === null) throw new CheckpointError(`${this.path}: file is closed`);
-    const buf = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, buf, done, length - done, position + done);
-      if (n === 0) throw new CheckpointError(`${this.path}: unexpected end of file at byte ${position + done} (truncated file)`);
-      done += n;
-    }
-    return buf;
+    return readExact(this.fd, this.path, position, length);
   }
 
   close(): void {

@@ -177,9 +177,7 @@ export function parseConfig(text: string, source = 'config.json'): NemotronHConf
   const eosTokenIds = Array.isArray(eos) ? eos.map(Number) : typeof eos === 'number' ? [eos] : [];
   const optionalId = (field: string): number | null => (typeof r[field] === 'number' ? (r[field] as number) : null);
 
-  const dInner = mambaNumHeads * mambaHeadDim;
-  const convDim = dInner + 2 * nGroups * ssmStateSize;
-  return {
+  return withDerivedSizes({
     modelType: 'nemotron_h',
     vocabSize,
     hiddenSize,
@@ -213,10 +211,14 @@ export function parseConfig(text: string, source = 'config.json'): NemotronHConf
     eosTokenIds,
     padTokenId: optionalId('pad_token_id'),
     maxPositionEmbeddings: intOr('max_position_embeddings', 262144),
-    dInner,
-    convDim,
-    inProjSize: dInner + convDim + mambaNumHeads,
-  };
+  });
+}
+
+/** Adds the sizes derived from the Mamba fields (model-spec 1.1), for every config source (config.json, GGUF). */
+export function withDerivedSizes(c: Omit<NemotronHConfig, 'dInner' | 'convDim' | 'inProjSize'>): NemotronHConfig {
+  const dInner = c.mambaNumHeads * c.mambaHeadDim;
+  const convDim = dInner + 2 * c.nGroups * c.ssmStateSize;
+  return { ...c, dInner, convDim, inProjSize: dInner + convDim + c.mambaNumHeads };
 }
 
 function parseLayers(r: Record<string, unknown>, fail: (f: string, why: string) => never): LayerKind[] {
