@@ -12,7 +12,12 @@ export const BACKENDS = ['cpu-simd', 'cpu-fast', 'cpu-ref', 'cuda'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /** Returns the backend called `name`; throws with the list of known ones otherwise. */
-export function selectBackend(name: string = 'cpu-simd'): Ops<Tensor> {
+/** Backend options; `precise` applies to cuda (float32-accurate GEMM activations, see CudaBackendOptions). */
+export interface SelectOptions {
+  precise?: boolean;
+}
+
+export function selectBackend(name: string = 'cpu-simd', opts: SelectOptions = {}): Ops<Tensor> {
   switch (name) {
     case 'cpu-ref':
       return new CpuRefBackend() as unknown as Ops<Tensor>;
@@ -24,7 +29,7 @@ export function selectBackend(name: string = 'cpu-simd'): Ops<Tensor> {
       return new CpuSimdBackend() as unknown as Ops<Tensor>;
     case 'cuda':
       // importing the module loads no FFI: koffi and libcuda are opened by the constructor
-      return new CudaBackend() as unknown as Ops<Tensor>;
+      return new CudaBackend({ precise: opts.precise }) as unknown as Ops<Tensor>;
     default:
       throw new Error(`unknown backend "${name}" (available: ${BACKENDS.join(', ')})`);
   }

@@ -19,7 +19,8 @@ export const usage = `nemotron bench (--random-weights | --model DIR) [options]
   --prompt N             prompt tokens per sequence before decoding (default 32)
   --prefill LIST         prompt lengths for prefill tok/s and TTFT (default 1024,8192)
   --no-graph             decode without CUDA graphs
-  --profile              per-op GPU times (eager) of a batch-1 decode step and a 1024-token prefill
+  --profile              per-op GPU times (eager) of a batch-1 decode step and of the longest prefill
+  --activations MODE     cuda GEMM activations: f32 (float32-accurate, two bf16 passes; default) or bf16 (as HF)
   --hf FILE              HF transformers results (scripts/cuda/hf_bench.py) for a side-by-side column
   --json FILE            also write the results as JSON`;
 
@@ -40,7 +41,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string', short: 'm' }, 'random-weights': { type: 'boolean' }, backend: { type: 'string' },
       batches: { type: 'string' }, 'decode-tokens': { type: 'string' }, prompt: { type: 'string' }, prefill: { type: 'string' },
-      'no-graph': { type: 'boolean' }, profile: { type: 'boolean' }, hf: { type: 'string' }, json: { type: 'string' },
+      'no-graph': { type: 'boolean' }, profile: { type: 'boolean' }, activations: { type: 'string' }, hf: { type: 'string' }, json: { type: 'string' },
     },
   });
   if (!values.model === !values['random-weights']) throw new UsageError(`give exactly one of --model or --random-weights\n${usage}`);
@@ -52,7 +53,9 @@ export async function run(argv: string[]): Promise<void> {
   const useGraph = backendName === 'cuda' && !values['no-graph'];
 
   const t0 = performance.now();
-  const ops = selectBackend(backendName);
+  const act = values.activations ?? 'f32';
+  if (act !== 'f32' && act !== 'bf16') throw new UsageError(`--activations must be f32 or bf16, got "${act}"`);
+  const ops = selectBackend(backendName, { precise: act === 'f32' });
   const cuda = backendName === 'cuda' ? (ops as unknown as CudaBackend) : null;
   let model: NemotronH<Tensor>;
   let what: string;
@@ -86,7 +89,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const rows: Row[] = [];
   const log = (s: string) => process.stderr.write(`${s}\n`);
-  log(`bench: ${ops.name}, ${what}; setup ${(setupMs / 1000).toFixed(1)} s`);
+  log(`bench: ${ops.name} (${act} GEMM activations), ${what}; setup ${(setupMs / 1000).toFixed(1)} s`);
 
   // prefill: one sequence, one forward over the whole prompt, then the first token (TTFT)
   const prefill = (len: number) => {
@@ -172,8 +175,9 @@ export async function run(argv: string[]): Promise<void> {
     decode(1, 8, 'eager', () => prof.reset());
     log(`\nper-op GPU time, batch-1 decode step (eager):\n${prof.report(8)}`);
     prof.reset();
-    prefill(1024);
-    log(`\nper-op GPU time, 1024-token prefill (eager):\n${prof.report(1)}\n`);
+    const plen = prefills.length ? Math.max(...prefills) : 1024;
+    prefill(plen);
+    log(`\nper-op GPU time, ${plen}-token prefill (eager):\n${prof.report(1)}\n`);
     cuda.profiler = null;
   }
   const b1 = rows.find((r) => r.key === 'decode_b1');
