@@ -30,7 +30,8 @@ export function moeRoute(c: CudaCtx, x: CudaTensor, gate: CudaTensor, bias: Cuda
 /** Device tables of expert weight pointers, kept per weight list (the model passes the same tensors each step). */
 const tables = new WeakMap<CudaTensor, { ptrs: number[]; dev: number }>();
 
-function pointerTable(c: CudaCtx, ws: readonly CudaTensor[]): number {
+/** A device array of the weights' pointers (u64), built once per weight list in an eager step. */
+export function pointerTable(c: CudaCtx, ws: readonly CudaTensor[]): number {
   const ptrs = ws.map((w) => w.ptr);
   const hit = tables.get(ws[0]);
   if (hit && hit.ptrs.length === ptrs.length && hit.ptrs.every((p, i) => p === ptrs[i])) return hit.dev;
