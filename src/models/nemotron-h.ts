@@ -146,6 +146,10 @@ export class NemotronH<T extends Tensor> {
       };
       this.expertWeights.set(i, ex);
     }
+    if (c.nSharedExperts > 0 && ops.moeBlock) {
+      const sh = `${m}shared_experts.`;
+      return ops.moeBlock(u, routing, ex.up, ex.down, this.weight(`${sh}up_proj.weight`), this.weight(`${sh}down_proj.weight`));
+    }
     const routed = ops.moeExperts(u, routing, ex.up, ex.down);
     return c.nSharedExperts > 0 ? ops.add(routed, this.mlp(u, `${m}shared_experts.`)) : routed; // shared expert is not scaled (P5)
   }

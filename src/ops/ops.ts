@@ -136,4 +136,11 @@ export interface Ops<T extends Tensor = Tensor> {
   moeRoute(x: T, gate: T, bias: T, dims: RouteDims): Routing<T>;
   /** Sum over k of weight_k * down_{e_k}(relu2(up_{e_k}(x))). up[e] [I, H], down[e] [H, I]. */
   moeExperts(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[]): T;
+  /**
+   * Optional fused form of a MoE block with a shared expert: moeExperts(x, routing, up, down) +
+   * matmul(relu2(matmul(x, sharedUp)), sharedDown), same values up to float32 summation order. A backend
+   * provides it when one call beats the composition (e.g. two GPU kernels at decode); the model falls back to
+   * the composition otherwise.
+   */
+  moeBlock?(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[], sharedUp: T, sharedDown: T): T;
 }

@@ -59,8 +59,10 @@ describe('kernel sources', () => {
   it('every extern "C" kernel has a signature the launcher can pack', () => {
     const dir = kernelDir();
     const names = new Set<string>();
+    const all = new Map<string, ReturnType<typeof parseKernels> extends Map<string, infer V> ? V : never>();
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.cu'))) {
       const sigs = parseKernels(f, readFileSync(join(dir, f), 'utf8'));
+      for (const [name, sig] of sigs) all.set(name, sig);
       expect(sigs.size).toBeGreaterThan(0);
       for (const [name, sig] of sigs) {
         expect(names.has(name)).toBe(false);
@@ -69,6 +71,23 @@ describe('kernel sources', () => {
         expect(sig.size).toBe(last.offset + (last.kind === 'ptr' || last.kind === 'i64' ? 8 : 4));
       }
     }
+    for (const k of ['gemv_bf16_n1', 'router_topk_bf16', 'moe_up_fused', 'moe_down_fused', 'argmax_partial']) expect(all.get(k)?.pdl, k).toBe(true);
+    expect(all.get('moe_topk')?.pdl).toBe(false);
     for (const k of ['gemv_bf16_n1', 'ssm_scan', 'attn_rows', 'moe_topk', 'moe_up_bf16', 'conv_step', 'rms_norm', 'gated_rms_norm', 'embed_rows']) expect(names.has(k)).toBe(true);
+  });
+});
+
+describe('kernel signatures: PDL marker', () => {
+  it('parses PDL and __launch_bounds__ in either order and records which kernels may launch early', () => {
+    const src = [
+      'extern "C" __global__ void PDL a(const float* x, int n) {}',
+      'extern "C" __global__ void __launch_bounds__(128) PDL b(float* y) {}',
+      'extern "C" __global__ void __launch_bounds__(256) c(float* y, float s) {}',
+      'extern "C" __global__ void d(long long n) {}',
+    ].join('\n');
+    const sigs = parseKernels('x.cu', src);
+    expect([...sigs.keys()]).toEqual(['a', 'b', 'c', 'd']);
+    expect([...sigs.values()].map((s) => s.pdl)).toEqual([true, true, false, false]);
+    expect(sigs.get('c')!.params.map((p) => p.kind)).toEqual(['ptr', 'f32']);
   });
 });

@@ -131,6 +131,65 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(G(g).moeExperts(x.gpu, hostRouting, up.map((u) => u.gpu), down.map((d) => d.gpu))), want, 1e-2, 'experts (host routing)');
   });
 
+  // the decode router (one kernel: split-K logits + last-block top-k) with bf16 and float32 gates, 128 experts
+  it.each([[1, 'bf16'], [7, 'f32'], [16, 'bf16'], [16, 'f32'], [3, 'grouped']] as const)('moeRoute fused router N=%i gate %s', (N, kind) => {
+    const g = b();
+    const E = 128;
+    const H = 2688;
+    const x = act(g, 20 + N, [N, H]);
+    const gate = kind === 'f32' ? act(g, 21, [E, H], 1 / Math.sqrt(H)) : weight(g, 21, [E, H], 1 / Math.sqrt(H));
+    const bias = act(g, 22, [E], 0.1);
+    const dims = { experts: E, topK: 6, nGroup: kind === 'grouped' ? 8 : 1, topkGroup: kind === 'grouped' ? 3 : 1, normTopkProb: true, scale: 2.5 };
+    const rc = ref.moeRoute(x.cpu, gate.cpu, bias.cpu, dims);
+    const launches = g.kernels.launches;
+    const rg = G(g).moeRoute(x.gpu, gate.gpu, bias.gpu, dims);
+    expect(g.kernels.launches - launches).toBe(1);
+    expect(Array.from(G(g).toFloat32(rg.experts))).toEqual(Array.from(ref.toFloat32(rc.experts)));
+    expectClose(G(g).toFloat32(rg.weights), ref.toFloat32(rc.weights), 1e-5, 'routing weights');
+    // twice in a row: the ticket counter was reset by the last block
+    const again = G(g).moeRoute(x.gpu, gate.gpu, bias.gpu, dims);
+    expect(Array.from(G(g).toFloat32(again.experts))).toEqual(Array.from(ref.toFloat32(rc.experts)));
+  });
+
+  // the fused MoE block (routed + shared expert in two kernels) against the composition on the CPU reference
+  it.each([1, 4, 16, 17])('moeBlock (routed top-6 of 8 + shared 3712) N=%i', (N) => {
+    const g = b();
+    const [E, K, H, I, Is] = [8, 6, 2688, 1856, 3712];
+    const x = act(g, 30 + N, [N, H]);
+    const gate = weight(g, 31, [E, H], 1 / Math.sqrt(H));
+    const bias = act(g, 32, [E], 0.1);
+    const dims = { experts: E, topK: K, nGroup: 1, topkGroup: 1, normTopkProb: true, scale: 2.5 };
+    const up = Array.from({ length: E }, (_, e) => weight(g, 600 + e, [I, H], 1 / Math.sqrt(H)));
+    const down = Array.from({ length: E }, (_, e) => weight(g, 700 + e, [H, I], 1 / Math.sqrt(I)));
+    const upS = weight(g, 33, [Is, H], 1 / Math.sqrt(H));
+    const downS = weight(g, 34, [H, Is], 1 / Math.sqrt(Is));
+    const rc = ref.moeRoute(x.cpu, gate.cpu, bias.cpu, dims);
+    const routed = ref.moeExperts(x.cpu, rc, up.map((u) => u.cpu), down.map((d) => d.cpu));
+    const want = ref.toFloat32(ref.add(routed, ref.matmul(ref.relu2(ref.matmul(x.cpu, upS.cpu)), downS.cpu)));
+    const rg = G(g).moeRoute(x.gpu, gate.gpu, bias.gpu, dims);
+    const launches = g.kernels.launches;
+    const got = g.moeBlock(x.gpu as never, rg as never, up.map((u) => u.gpu) as never, down.map((d) => d.gpu) as never, upS.gpu as never, downS.gpu as never);
+    if (N <= 16) expect(g.kernels.launches - launches).toBeLessThanOrEqual(3); // sort (N >= 4), up, down
+    expectClose(G(g).toFloat32(got as never), want, 1e-2, 'moe block');
+  });
+
+  it('argmax of vocabulary-long rows (two passes) equals the host argmax; ties go to the first index', () => {
+    const g = b();
+    const V = 131072;
+    const rows = 3;
+    const v = randn(40, rows * V, 1);
+    v[5] = 50; v[V - 1] = 50; // row 0: tie, first wins
+    v[V + 70000] = 60; // row 1: middle
+    v[2 * V + V - 1] = 70; // row 2: last column
+    const want = Array.from({ length: rows }, (_, r) => {
+      let best = 0;
+      for (let j = 1; j < V; j++) if (v[r * V + j] > v[r * V + best]) best = j;
+      return best;
+    });
+    expect(want).toEqual([5, 70000, V - 1]);
+    expect(Array.from(g.argmaxRows(g.fromFloat32(v, [rows, V])))).toEqual(want);
+  });
+
   it('attention 32q/2kv x 128 over 300 cached tokens (cache growth), then two decode steps', () => {
     const g = b();
     const dims = { heads: 32, kvHeads: 2, headDim: 128 };

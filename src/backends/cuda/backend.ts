@@ -15,7 +15,7 @@ import { attention } from './ops/attention.js';
 import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { matmul } from './ops/matmul.js';
-import { moeExperts, moeRoute } from './ops/moe.js';
+import { moeBlockFused, moeExperts, moeRoute } from './ops/moe.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
 const ALL: ReadonlySet<OpName> = new Set<OpName>([
@@ -232,7 +232,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     this.flushPending();
     const c = this.contig(x);
     const out = this.alloc([x.rows], 'i32');
-    this.kernels.launch('argmax_rows', x.rows, 256, [c.ptr, x.cols, out.ptr]);
+    this.argmaxLaunch(c, out.ptr);
     const ids = new Int32Array(x.rows);
     this.dev.download(ids, out.ptr);
     return ids;
@@ -242,8 +242,21 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   argmaxInto(x: CudaTensor, out: number): void {
     this.live(x);
     this.flushPending();
-    const c = this.contig(x);
-    this.kernels.launch('argmax_rows', x.rows, 256, [c.ptr, x.cols, out]);
+    this.argmaxLaunch(this.contig(x), out);
+  }
+
+  /** One block per row for short rows; two passes over many blocks for long ones (a vocabulary of logits). */
+  private argmaxLaunch(x: CudaTensor, out: number): void {
+    if (x.cols < 8192) {
+      this.kernels.launch('argmax_rows', x.rows, 256, [x.ptr, x.cols, out]);
+      return;
+    }
+    const P = Math.min(64, Math.ceil(x.cols / 2048));
+    const chunk = Math.ceil(x.cols / P);
+    const v = this.alloc([x.rows, P]);
+    const i = this.alloc([x.rows, P], 'i32');
+    this.kernels.launch('argmax_partial', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr]);
+    this.kernels.launch('argmax_final', x.rows, 32, [v.ptr, i.ptr, P, out]);
   }
 
   enableProfiling(): OpProfiler {
@@ -314,5 +327,11 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   }
   moeExperts(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[]): CudaTensor {
     return this.t('moeExperts', () => moeExperts(this, x, routing, up, down));
+  }
+  moeBlock(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[], sharedUp: CudaTensor, sharedDown: CudaTensor): CudaTensor {
+    const fused = this.t('moeBlock (fused)', () => moeBlockFused(this, x, routing, up, down, sharedUp, sharedDown));
+    if (fused) return fused;
+    const routed = this.moeExperts(x, routing, up, down);
+    return this.add(routed, this.matmul(this.relu2(this.matmul(x, sharedUp)), sharedDown));
   }
 }

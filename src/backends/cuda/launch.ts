@@ -4,19 +4,23 @@
  * int/unsigned/float 4, with natural alignment), so a call site only lists values in order. A file is compiled
  * (NVRTC, disk-cached) and loaded the first time one of its kernels is used. Arguments go through the
  * CU_LAUNCH_PARAM_BUFFER_POINTER form of cuLaunchKernel: one packed buffer, no per-argument pointers.
+ * Kernels declared `PDL` (see common.cuh) go through cuLaunchKernelEx with programmatic stream serialization on
+ * sm_90+, so that they start while their predecessor drains (set NEMOTRON_CUDA_PDL=0 to launch them normally).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileCuda } from './compiler.js';
 import type { CudaDevice } from './device.js';
-import { check, type Handle } from './ffi/driver.js';
+import { check, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
 
 type ParamKind = 'ptr' | 'i32' | 'u32' | 'f32' | 'i64';
 
 interface KernelSig {
   file: string;
+  /** Declared PDL: calls pdl_wait() before touching data of earlier kernels, so it may launch early. */
+  pdl: boolean;
   params: { kind: ParamKind; offset: number }[];
   size: number;
 }
@@ -44,8 +48,9 @@ const KIND: Record<string, ParamKind> = {
 /** Parses the `extern "C" __global__` kernels of one source file. */
 export function parseKernels(file: string, source: string): Map<string, KernelSig> {
   const out = new Map<string, KernelSig>();
-  const re = /extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\(([^)]*)\)/g;
-  for (const m of source.matchAll(re)) {
+  const re = /extern\s+"C"\s+__global__\s+void\s+((?:(?:PDL|__launch_bounds__\s*\([^)]*\))\s+)*)(\w+)\s*\(([^)]*)\)/g;
+  for (const [, quals, name, list] of source.matchAll(re)) {
+    const m = [name, name, list] as const;
     const params: KernelSig['params'] = [];
     let offset = 0;
     for (const raw of m[2].split(',').map((p) => p.trim()).filter(Boolean)) {
@@ -62,7 +67,7 @@ export function parseKernels(file: string, source: string): Map<string, KernelSi
       params.push({ kind, offset });
       offset += size;
     }
-    out.set(m[1], { file, params, size: offset }); // the driver wants the exact end of the last parameter
+    out.set(m[1], { file, pdl: /\bPDL\b/.test(quals), params, size: offset }); // the driver wants the exact end of the last parameter
   }
   return out;
 }
@@ -79,6 +84,10 @@ export class Kernels {
   private readonly argView: DataView;
   private readonly extraPtr: bigint;
   private readonly sizeView: DataView;
+  /** cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with one attribute (CUlaunchAttribute, 72 bytes). */
+  private readonly cfgPtr: bigint;
+  private readonly cfgView: DataView;
+  private readonly pdl: boolean;
   /** Launches issued (eager or captured), for tests and statistics. */
   launches = 0;
   /** Milliseconds spent in NVRTC + module loads. */
@@ -102,6 +111,18 @@ export class Kernels {
     extra.setBigUint64(16, 2n, true);
     extra.setBigUint64(24, sizePtr, true);
     extra.setBigUint64(32, 0n, true);
+    this.cfgPtr = k.alloc('uint8_t', 56 + 72) as bigint;
+    this.cfgView = new DataView(k.view(this.cfgPtr, 128));
+    this.cfgView.setBigUint64(40, this.cfgPtr + 56n, true); // attrs
+    this.cfgView.setUint32(48, 1, true); // numAttrs
+    this.cfgView.setUint32(56, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
+    this.cfgView.setInt32(64, 1, true); // value.programmaticStreamSerializationAllowed
+    this.pdl = !!dev.drv.cuLaunchKernelEx && Number(dev.info.computeCapability) >= 90 && process.env.NEMOTRON_CUDA_PDL !== '0';
+  }
+
+  /** Whether PDL kernels are launched with programmatic stream serialization. */
+  get pdlEnabled(): boolean {
+    return this.pdl;
   }
 
   has(name: string): boolean {
@@ -177,7 +198,20 @@ export class Kernels {
     this.sizeView.setUint32(4, 0, true);
     const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
     if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem
-    check(dev.drv.cuLaunchKernel(k.fn, gx, gy, gz, block, 1, 1, shmem, dev.stream, null, this.extraPtr), `cuLaunchKernel (${name} grid ${gx}x${gy}x${gz} block ${block})`);
+    if (k.pdl && this.pdl) {
+      const c = this.cfgView;
+      c.setUint32(0, gx, true);
+      c.setUint32(4, gy, true);
+      c.setUint32(8, gz, true);
+      c.setUint32(12, block, true);
+      c.setUint32(16, 1, true);
+      c.setUint32(20, 1, true);
+      c.setUint32(24, shmem, true);
+      c.setBigUint64(32, BigInt(dev.stream), true);
+      check(dev.drv.cuLaunchKernelEx!(this.cfgPtr, k.fn, null, this.extraPtr), `cuLaunchKernelEx (${name} grid ${gx}x${gy}x${gz} block ${block})`);
+    } else {
+      check(dev.drv.cuLaunchKernel(k.fn, gx, gy, gz, block, 1, 1, shmem, dev.stream, null, this.extraPtr), `cuLaunchKernel (${name} grid ${gx}x${gy}x${gz} block ${block})`);
+    }
     this.launches++;
   }
 }

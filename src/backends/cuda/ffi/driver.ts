@@ -23,7 +23,7 @@ export interface Driver {
   cuStreamCreate: Fn; cuStreamSynchronize: Fn; cuStreamDestroy: Fn;
   cuMemAlloc: Fn; cuMemFree: Fn; cuMemGetInfo: Fn; cuMemHostAlloc: Fn; cuMemFreeHost: Fn;
   cuMemcpyHtoDAsync: Fn; cuMemcpyDtoHAsync: Fn; cuMemcpyDtoDAsync: Fn; cuMemsetD32Async: Fn;
-  cuModuleLoadData: Fn; cuModuleGetFunction: Fn; cuFuncSetAttribute: Fn; cuLaunchKernel: Fn;
+  cuModuleLoadData: Fn; cuModuleGetFunction: Fn; cuFuncSetAttribute: Fn; cuLaunchKernel: Fn; cuLaunchKernelEx: Fn | null;
   cuEventCreate: Fn; cuEventRecord: Fn; cuEventSynchronize: Fn; cuEventElapsedTime: Fn;
   cuStreamBeginCapture: Fn; cuStreamEndCapture: Fn; cuGraphInstantiate: Fn; cuGraphLaunch: Fn; cuGraphDestroy: Fn; cuGraphExecDestroy: Fn;
   cuGetErrorName: Fn; cuGetErrorString: Fn;
@@ -33,6 +33,7 @@ export const CU_DEVICE_ATTRIBUTE = { MULTIPROCESSOR_COUNT: 16, COMPUTE_CAPABILIT
 export const CU_STREAM_NON_BLOCKING = 1;
 export const CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 export const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+export const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
 export const CUDA_ERROR_OUT_OF_MEMORY = 2;
 
 let driver: Driver | undefined;
@@ -70,6 +71,14 @@ export function loadDriver(): Driver {
     cuModuleGetFunction: f('cuModuleGetFunction', '_Out_ void **fn, void *mod, const char *name'),
     cuFuncSetAttribute: f('cuFuncSetAttribute', 'void *fn, int attrib, int value'),
     cuLaunchKernel: f('cuLaunchKernel', 'void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem, void *stream, void *params, void *extra'),
+    // CUDA >= 12.0: launch attributes (programmatic dependent launch); null on older drivers
+    cuLaunchKernelEx: (() => {
+      try {
+        return f('cuLaunchKernelEx', 'void *config, void *fn, void *params, void *extra');
+      } catch {
+        return null;
+      }
+    })(),
     cuEventCreate: f('cuEventCreate', '_Out_ void **ev, unsigned int flags'),
     cuEventRecord: f('cuEventRecord', 'void *ev, void *stream'),
     cuEventSynchronize: f('cuEventSynchronize', 'void *ev'),

@@ -99,3 +99,42 @@ extern "C" __global__ void argmax_rows(const float* x, int cols, int* out) {
   }
   if (threadIdx.x == 0) out[blockIdx.x] = si[0] == 0x7fffffff ? 0 : si[0];
 }
+
+// Row argmax in two passes for long rows (the LM head's 131072 logits would leave one block on one SM): pass 1,
+// block (b, r) reduces columns [b * chunk, (b + 1) * chunk) of row r to (value, index) in part[r, b]; pass 2
+// reduces the P parts of each row. Ties go to the first index, as argmax_rows. grid: (P, rows); block 256.
+__device__ __forceinline__ void argmax_merge(float& v, int& i, float ov, int oi) {
+  if (ov > v || (ov == v && oi < i)) { v = ov; i = oi; }
+}
+extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chunk, float* partV, int* partI) {
+  __shared__ float sv[8];
+  __shared__ int si[8];
+  pdl_wait();
+  pdl_launch();
+  const float* row = x + (long long)blockIdx.y * cols;
+  const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
+  float best = NEG_INF;
+  int bi = 0x7fffffff;
+  for (int j = c0 + threadIdx.x; j < c1; j += blockDim.x) argmax_merge(best, bi, row[j], j);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (lane == 0) { sv[warp] = best; si[warp] = bi; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) argmax_merge(best, bi, sv[w], si[w]);
+    partV[(long long)blockIdx.y * gridDim.x + blockIdx.x] = best;
+    partI[(long long)blockIdx.y * gridDim.x + blockIdx.x] = bi;
+  }
+}
+// grid: rows; block 32.
+extern "C" __global__ void PDL argmax_final(const float* partV, const int* partI, int P, int* out) {
+  pdl_wait();
+  pdl_launch();
+  float best = NEG_INF;
+  int bi = 0x7fffffff;
+  for (int j = threadIdx.x; j < P; j += 32) argmax_merge(best, bi, partV[(long long)blockIdx.x * P + j], partI[(long long)blockIdx.x * P + j]);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
+  if (threadIdx.x == 0) out[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+}

@@ -9,6 +9,28 @@ typedef unsigned long long u64;
 #define FULL_MASK 0xffffffffu
 #define NEG_INF (-__int_as_float(0x7f800000))
 
+// Programmatic dependent launch (Hopper): a kernel whose declaration carries PDL (`extern "C" __global__ void PDL
+// name(...)`) is launched so that it may start while the previous kernel in the stream finishes (launch.ts). It
+// MUST call pdl_wait() before it reads anything an earlier kernel wrote or writes anything an earlier kernel reads;
+// work before that may only touch weights (e.g. prefetch them into L2). pdl_launch() lets the next kernel start
+// early. Both are no-ops below sm_90 and when the kernel was launched normally.
+#define PDL
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+// Pulls [p, p + bytes) into L2 (one prefetch per 128-byte line, spread over `nthreads` threads starting at `tid`).
+__device__ __forceinline__ void prefetch_l2(const void* p, long long bytes, int tid, int nthreads) {
+  const char* c = (const char*)p;
+  for (long long o = (long long)tid * 128; o < bytes; o += (long long)nthreads * 128) asm volatile("prefetch.global.L2 [%0];" :: "l"(c + o));
+}
+
 __device__ __forceinline__ float bf2f(bf16 h) { return __uint_as_float(((u32)h) << 16); }
 
 // float -> bf16, round to nearest even (NaN stays NaN)

@@ -1,6 +1,8 @@
 // gemv.cu: y = x . W^T for few activation rows (decode), weights bf16 or f32, float32 accumulation.
 // One warp per output feature m; the warp streams W's row once and dots it with up to NT activation rows at a
 // time (looping over tiles of NT), so a weight row is read from memory once per call. Large batches use cuBLAS.
+// Launched with PDL (common.cuh): before waiting for the previous kernel, each warp pulls its weight row into L2,
+// so the weight stream of this GEMV overlaps the tail of the kernel before it.
 #include "common.cuh"
 
 template <typename WT, int NT>
@@ -9,6 +11,9 @@ __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, 
   const int m = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (m >= M) return;
   const WT* w = W + (long long)m * K;
+  prefetch_l2(w, (long long)K * sizeof(WT), lane, 32);
+  pdl_wait();
+  pdl_launch();
   const bool vecW = sizeof(WT) == 2 ? (K & 7) == 0 : (K & 3) == 0;
   const bool vec = vecW && (ldx & 3) == 0 && aligned16(x) && aligned16(W);
   for (int n0 = 0; n0 < N; n0 += NT) {
@@ -27,9 +32,9 @@ __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, 
 }
 
 // grid: ceil(M / warpsPerBlock); block: 32 * warpsPerBlock
-extern "C" __global__ void gemv_bf16_n1(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M); }
-extern "C" __global__ void gemv_bf16_n4(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 4>(x, ldx, W, y, ldy, N, K, M); }
-extern "C" __global__ void gemv_bf16_n8(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 8>(x, ldx, W, y, ldy, N, K, M); }
-extern "C" __global__ void gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M); }
-extern "C" __global__ void gemv_f32_n4(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 4>(x, ldx, W, y, ldy, N, K, M); }
-extern "C" __global__ void gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_bf16_n1(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_bf16_n4(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 4>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_bf16_n8(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 8>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_f32_n4(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 4>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M); }

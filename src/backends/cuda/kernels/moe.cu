@@ -5,21 +5,17 @@
 
 #define MAX_E_PER_LANE 8  // experts <= 256
 
-// One warp per token. logits [N, E] (fp32 router GEMM output), bias [E] (selection only).
-// Top-k by biased score, ties to the lower expert id; weights = unbiased sigmoid, renormalised, scaled.
-// Group-limited routing (nGroup > 1): keep the topkGroup groups with the largest sum of their two best scores.
-extern "C" __global__ void moe_topk(const float* logits, const float* bias, int* ids, float* wts, int N, int E, int K,
-                                    int nGroup, int topkGroup, int normTopk, float scale) {
-  __shared__ float cs[4][256];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int n = blockIdx.x * (blockDim.x >> 5) + warp;
-  if (n >= N) return;
+// Top-k of one token's router logits by one warp: by biased score, ties to the lower expert id; weights = the
+// unbiased sigmoid, renormalised, scaled. Group-limited routing (nGroup > 1): keep the topkGroup groups with the
+// largest sum of their two best scores. cs: 256 floats of shared memory for this warp.
+__device__ __forceinline__ void topk_token(const float* logits, const float* bias, int* ids, float* wts, int E, int K,
+                                           int nGroup, int topkGroup, int normTopk, float scale, float* cs, int lane) {
   float sv[MAX_E_PER_LANE], cv[MAX_E_PER_LANE];
 #pragma unroll
   for (int j = 0; j < MAX_E_PER_LANE; j++) {
     const int e = lane + 32 * j;
     if (e < E) {
-      sv[j] = sigmoid(logits[(long long)n * E + e]);
+      sv[j] = sigmoid(logits[e]);
       cv[j] = sv[j] + bias[e];
     } else {
       sv[j] = 0.f;
@@ -28,7 +24,7 @@ extern "C" __global__ void moe_topk(const float* logits, const float* bias, int*
   }
   if (nGroup > 1) {
 #pragma unroll
-    for (int j = 0; j < MAX_E_PER_LANE; j++) if (lane + 32 * j < E) cs[warp][lane + 32 * j] = cv[j];
+    for (int j = 0; j < MAX_E_PER_LANE; j++) if (lane + 32 * j < E) cs[lane + 32 * j] = cv[j];
     __syncwarp();
     u32 keep = 0;  // bit g set: group g kept (nGroup <= 32)
     if (lane == 0) {
@@ -37,7 +33,7 @@ extern "C" __global__ void moe_topk(const float* logits, const float* bias, int*
       for (int g = 0; g < nGroup; g++) {
         float b1 = NEG_INF, b2 = NEG_INF;
         for (int e = g * per; e < (g + 1) * per; e++) {
-          const float v = cs[warp][e];
+          const float v = cs[e];
           if (v > b1) { b2 = b1; b1 = v; } else if (v > b2) b2 = v;
         }
         gsc[g] = b1 + (per > 1 ? b2 : 0.f);
@@ -76,14 +72,85 @@ extern "C" __global__ void moe_topk(const float* logits, const float* bias, int*
     if ((be & 31) == lane) taken |= 1u << (be >> 5);
     wsum += bs;
     if (lane == 0) {
-      ids[(long long)n * K + k] = be;
-      wts[(long long)n * K + k] = bs;
+      ids[k] = be;
+      wts[k] = bs;
     }
   }
   if (lane == 0) {
     const float norm = (normTopk ? 1.f / (wsum + 1e-20f) : 1.f) * scale;
-    for (int k = 0; k < K; k++) wts[(long long)n * K + k] *= norm;
+    for (int k = 0; k < K; k++) wts[k] *= norm;
   }
+}
+
+// One warp per token. logits [N, E] (fp32 router GEMM output), bias [E] (selection only).
+extern "C" __global__ void moe_topk(const float* logits, const float* bias, int* ids, float* wts, int N, int E, int K,
+                                    int nGroup, int topkGroup, int normTopk, float scale) {
+  __shared__ float cs[4][256];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int n = blockIdx.x * (blockDim.x >> 5) + warp;
+  if (n >= N) return;
+  topk_token(logits + (long long)n * E, bias, ids + (long long)n * K, wts + (long long)n * K, E, K, nGroup, topkGroup, normTopk, scale, cs[warp], lane);
+}
+
+// Router of a few tokens (decode, N <= 16) and their top-k in one kernel. Block b computes the logits of experts
+// 2b and 2b + 1 for every token: 4 warps per expert row, each over a quarter of H (many loads in flight at batch
+// 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
+// ticket; it resets the counter) runs the top-k of every token. counter: one int, zero between launches.
+// grid: ceil(E / 2); block 256.
+template <typename WT>
+__device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
+                                                 int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
+  __shared__ float part[8][16];
+  __shared__ float cs[8][256];
+  __shared__ int last;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int e = blockIdx.x * 2 + (warp >> 2), q = warp & 3;
+  const int per = ((H + 3) / 4 + 7) & ~7;  // quarter of H, a multiple of 8 (16-byte loads)
+  const int h0 = q * per, h1 = min(H, h0 + per);
+  if (e < E && h0 < h1) prefetch_l2(gate + (long long)e * H + h0, (long long)(h1 - h0) * sizeof(WT), lane, 32);
+  pdl_wait();
+  pdl_launch();
+  float acc[16];
+#pragma unroll
+  for (int t = 0; t < 16; t++) acc[t] = 0.f;
+  if (e < E && h0 < h1) {
+    const WT* w = gate + (long long)e * H + h0;
+    const bool vec = (sizeof(WT) == 2 ? (H & 7) == 0 : (H & 3) == 0) && (ldx & 3) == 0 && aligned16(x) && aligned16(gate);
+    if (sizeof(WT) == 2) dot_row_bf16<16>((const bf16*)w, x + h0, ldx, N, h1 - h0, vec, lane, acc);
+    else dot_row_f32<16>((const float*)w, x + h0, ldx, N, h1 - h0, vec, lane, acc);
+  }
+#pragma unroll
+  for (int t = 0; t < 16; t++) {
+    const float v = warp_sum(acc[t]);
+    if (lane == 0) part[warp][t] = v;
+  }
+  __syncthreads();
+  if (threadIdx.x < 2 * 16) {
+    const int j = threadIdx.x >> 4, t = threadIdx.x & 15, ee = blockIdx.x * 2 + j;
+    if (ee < E && t < N) logits[(long long)t * E + ee] = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
+  }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1) == (int)gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int n = warp; n < N; n += 8) {
+    float* row = cs[warp];
+    for (int j = lane; j < E; j += 32) row[j] = __ldcg(logits + (long long)n * E + j);
+    __syncwarp();
+    topk_token(row, bias, ids + (long long)n * K, wts + (long long)n * K, E, K, nGroup, topkGroup, normTopk, scale, row, lane);
+    __syncwarp();
+  }
+  if (threadIdx.x == 0) *counter = 0;
+}
+extern "C" __global__ void PDL router_topk_bf16(const float* x, int ldx, const bf16* gate, const float* bias, float* logits, int* ids, float* wts, int* counter,
+                                                int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
+  router_topk_impl<bf16>(x, ldx, gate, bias, logits, ids, wts, counter, N, H, E, K, nGroup, topkGroup, normTopk, scale);
+}
+extern "C" __global__ void PDL router_topk_f32(const float* x, int ldx, const float* gate, const float* bias, float* logits, int* ids, float* wts, int* counter,
+                                               int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
+  router_topk_impl<float>(x, ldx, gate, bias, logits, ids, wts, counter, N, H, E, K, nGroup, topkGroup, normTopk, scale);
 }
 
 // act[p, i] = relu(up_e[i] . x[n])^2 for pair p = n * K + k (e = ids[p]). order (optional) lists pairs sorted by
@@ -210,5 +277,109 @@ extern "C" __global__ void relu2_to_bf16(float* v, bf16* hi, bf16* lo, long long
     const bf16 h = f2bf(a);
     hi[i] = h;
     if (lo) lo[i] = f2bf(a - bf2f(h));
+  }
+}
+
+// ---- decode MoE block (N <= 16 tokens, bf16 weights): routed experts + shared expert in two kernels ----------
+
+// Up projections with relu^2: routed pair p (grid row y < NK; order, when given, lists pairs by expert) writes
+// act[p, :I]; grid row y == NK (when the shared expert is given) computes the shared expert's Is rows for all N
+// tokens into actS[n, :Is]. One warp per output row. grid: (ceil(max(I, Is) / 8), NK + 1); block 256.
+extern "C" __global__ void PDL moe_up_fused(const float* x, int ldx, const int* ids, const int* order, const u64* upPtrs, float* act,
+                                            const bf16* upS, float* actS, int N, int K, int H, int I, int Is) {
+  const int lane = threadIdx.x & 31;
+  const int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int NK = N * K;
+  const bool shared = (int)blockIdx.y == NK;
+  if (shared ? i >= Is : i >= I) return;
+  if (shared) prefetch_l2(upS + (long long)i * H, (long long)H * 2, lane, 32);
+  pdl_wait();
+  pdl_launch();
+  if (shared) {
+    const bf16* W = upS + (long long)i * H;
+    const bool vec = (H & 7) == 0 && (ldx & 3) == 0 && aligned16(x) && aligned16(W);
+    for (int n0 = 0; n0 < N; n0 += 8) {
+      float acc[8];
+#pragma unroll
+      for (int t = 0; t < 8; t++) acc[t] = 0.f;
+      const int nt = min(8, N - n0);
+      dot_row_bf16<8>(W, x + (long long)n0 * ldx, ldx, nt, H, vec, lane, acc);
+#pragma unroll
+      for (int t = 0; t < 8; t++) {
+        const float v = warp_sum(acc[t]);
+        if (lane == 0 && t < nt) {
+          const float r = v > 0.f ? v : 0.f;
+          actS[(long long)(n0 + t) * Is + i] = r * r;
+        }
+      }
+    }
+    return;
+  }
+  const int p = order ? order[blockIdx.y] : blockIdx.y;
+  const int n = p / K;
+  const bf16* W = (const bf16*)upPtrs[ids[p]] + (long long)i * H;
+  const float* xr = x + (long long)n * ldx;
+  const bool vec = (H & 7) == 0 && (ldx & 3) == 0 && aligned16(xr) && aligned16(W);
+  float acc[1] = {0.f};
+  dot_row_bf16<1>(W, xr, ldx, 1, H, vec, lane, acc);
+  const float v = warp_sum(acc[0]);
+  if (lane == 0) {
+    const float r = v > 0.f ? v : 0.f;
+    act[(long long)p * I + i] = r * r;
+  }
+}
+
+// Down projections and the weighted sum: out[n, o] = sum_k wts[n, k] * (down_{e_k}[o] . act[nK + k]) +
+// downS[o] . actS[n]. The block's 8 warps share the terms: the K routed rows, then the shared row in S chunks
+// (S = 8 - K when K < 8, so that every warp has work at top-6), each chunk a multiple of 8 columns; the partial
+// sums are added in a fixed order (deterministic). grid: (H, N); block 256.
+extern "C" __global__ void PDL moe_down_fused(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* actS,
+                                              float* out, int K, int H, int I, int Is) {
+  __shared__ float part[8][4];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int o = blockIdx.x;
+  const long long n = blockIdx.y;
+  const int S = downS ? (K < 8 ? 8 - K : 1) : 0;
+  const int chunk = S ? ((Is + S - 1) / S + 7) & ~7 : 0;
+  if (downS) {
+    for (int t = warp; t < K + S; t += 8) {
+      if (t < K) continue;
+      const int c0 = (t - K) * chunk, c1 = min(Is, c0 + chunk);
+      if (c0 < c1) prefetch_l2(downS + (long long)o * Is + c0, (long long)(c1 - c0) * 2, lane, 32);
+    }
+  }
+  pdl_wait();
+  pdl_launch();
+  int slot = 0;
+  for (int t = warp; t < K + S; t += 8, slot++) {
+    float sum = 0.f;
+    if (t < K) {
+      const long long p = n * K + t;
+      const bf16* W = (const bf16*)downPtrs[ids[p]] + (long long)o * I;
+      const float* a = act + p * I;
+      const bool vec = (I & 7) == 0 && aligned16(a) && aligned16(W);
+      float acc[1] = {0.f};
+      dot_row_bf16<1>(W, a, I, 1, I, vec, lane, acc);
+      sum = wts[p] * warp_sum(acc[0]);
+    } else {
+      const int c0 = (t - K) * chunk, c1 = min(Is, c0 + chunk);
+      if (c0 < c1) {
+        const bf16* W = downS + (long long)o * Is + c0;
+        const float* a = actS + n * Is + c0;
+        const bool vec = (Is & 7) == 0 && aligned16(a) && aligned16(W);
+        float acc[1] = {0.f};
+        dot_row_bf16<1>(W, a, Is, 1, c1 - c0, vec, lane, acc);
+        sum = warp_sum(acc[0]);
+      }
+    }
+    if (lane == 0 && slot < 4) part[warp][slot] = sum;
+  }
+  if (lane == 0) for (int j = slot; j < 4; j++) part[warp][j] = 0.f;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float total = 0.f;
+    for (int j = 0; j < 4; j++)
+      for (int w = 0; w < 8; w++) total += part[w][j];
+    out[n * H + o] = total;
   }
 }

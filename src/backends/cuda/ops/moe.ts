@@ -14,12 +14,39 @@ import { matmul } from './matmul.js';
 /** Token counts from which the eager path switches to grouped cuBLAS GEMMs. */
 export const MOE_GEMM_MIN_TOKENS = 32;
 
+/** Token counts up to which the router and its top-k run as one kernel, and the MoE block as two (decode). */
+export const MOE_FUSED_MAX_TOKENS = 16;
+
+/** One zeroed device int per device for the router's last-block ticket (the kernel resets it). */
+const counters = new WeakMap<object, number>();
+function routerCounter(c: CudaCtx): number {
+  let p = counters.get(c.dev);
+  if (p === undefined) {
+    if (c.dev.mode !== 'eager') throw new Error('moeRoute: first use inside a captured step');
+    p = c.dev.pool.alloc(4).ptr;
+    c.dev.fill32(p, 0, 1);
+    counters.set(c.dev, p);
+  }
+  return p;
+}
+
 export function moeRoute(c: CudaCtx, x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims): Routing<CudaTensor> {
   c.live(x, gate, bias);
   const { experts: E, topK: K } = dims;
   if (E > 256 || K > 32 || dims.nGroup > 32) throw new Error(`moeRoute: ${E} experts / top-${K} / ${dims.nGroup} groups not supported`);
   if (gate.shape[0] !== E) throw new Error(`moeRoute: gate [${gate.shape}] for ${E} experts`);
+  if (gate.shape[1] !== x.cols) throw new Error(`moeRoute: gate [${gate.shape}] for x [${x.shape}]`);
   const N = x.rows;
+  if (N >= 1 && N <= MOE_FUSED_MAX_TOKENS && gate.contiguous && (gate.dtype === 'bf16' || gate.dtype === 'f32')) {
+    const logits = c.alloc([N, E]);
+    const ids = c.alloc([N, K], 'i32');
+    const wts = c.alloc([N, K]);
+    const xc = c.contig(x);
+    c.kernels.launch(`router_topk_${gate.dtype}`, Math.ceil(E / 2), 256, [
+      xc.ptr, xc.ld, gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, routerCounter(c), N, x.cols, E, K, dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale,
+    ]);
+    return { experts: ids, weights: wts };
+  }
   const logits = matmul(c, x, gate, { precise: true }); // [N, E]; the router runs in fp32 (model-spec 5)
   const ids = c.alloc([N, K], 'i32');
   const wts = c.alloc([N, K]);
@@ -86,6 +113,50 @@ export function moeExperts(c: CudaCtx, x: CudaTensor, routing: Routing<CudaTenso
     const rows = scratch(NK * H * 4);
     c.kernels.launch(`moe_down_pairs_${t}`, [Math.ceil(H / 8), NK], 256, [act, ids, order, downT, rows, H, I]);
     c.kernels.launch('moe_combine', [Math.ceil(H / 256), N], 256, [rows, null, wts.ptr, out.ptr, K, H]);
+  });
+  return out;
+}
+
+/**
+ * The whole MoE block of few tokens: routed experts plus the shared expert (down_s(relu2(up_s(x))), unscaled), in
+ * two kernels (moe_up_fused, moe_down_fused). Returns null when the fused path does not apply (the caller then
+ * composes moeExperts, matmul and relu2).
+ */
+export function moeBlockFused(
+  c: CudaCtx, x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[], upS: CudaTensor, downS: CudaTensor,
+): CudaTensor | null {
+  c.live(x, routing.experts, routing.weights, upS, downS);
+  const N = x.rows;
+  const H = x.cols;
+  const K = routing.experts.cols;
+  const I = up[0].shape[0];
+  const Is = upS.shape[0];
+  const S = K < 8 ? 8 - K : 1;
+  if (N < 1 || N > MOE_FUSED_MAX_TOKENS || K + S > 32 || routing.experts.dtype !== 'i32' || !routing.experts.contiguous) return null;
+  if (upS.dtype !== 'bf16' || downS.dtype !== 'bf16' || upS.shape[1] !== H || downS.shape[0] !== H || downS.shape[1] !== Is) return null;
+  if (H % 8 || I % 8 || Is % 8) return null;
+  for (let e = 0; e < up.length; e++) {
+    if (up[e].dtype !== 'bf16' || down[e].dtype !== 'bf16') return null;
+    if (up[e].shape[0] !== I || up[e].shape[1] !== H || down[e].shape[0] !== H || down[e].shape[1] !== I) {
+      throw new Error(`moeExperts: expert ${e} up [${up[e].shape}] / down [${down[e].shape}] do not fit x [${x.shape}]`);
+    }
+  }
+  const out = c.alloc([N, H]);
+  const xc = c.contig(x);
+  const wts = c.contig(routing.weights);
+  const upT = pointerTable(c, up);
+  const downT = pointerTable(c, down);
+  c.withScratch((scratch) => {
+    const NK = N * K;
+    const act = scratch(NK * I * 4);
+    const actS = scratch(N * Is * 4);
+    let order: number | null = null;
+    if (N >= 4 && up.length <= 1024) {
+      order = scratch(NK * 4);
+      c.kernels.launch('moe_sort', 1, Math.max(32, Math.ceil(up.length / 32) * 32), [routing.experts.ptr, NK, up.length, order]);
+    }
+    c.kernels.launch('moe_up_fused', [Math.ceil(Math.max(I, Is) / 8), NK + 1], 256, [xc.ptr, xc.ld, routing.experts.ptr, order, upT, act, upS.ptr, actS, N, K, H, I, Is]);
+    c.kernels.launch('moe_down_fused', [H, N], 256, [act, routing.experts.ptr, wts.ptr, downT, downS.ptr, actS, out.ptr, K, H, I, Is]);
   });
   return out;
 }
