@@ -287,7 +287,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     const wf = this.f32(w);
     if (wf.numel !== x.cols) throw new Error(`rmsNorm: weight of ${wf.numel} for rows of ${x.cols}`);
     const out = this.alloc(x.shape);
-    this.kernels.launch('add_rms_norm', x.rows, 256, [p.a, p.b, x.ptr, wf.ptr, out.ptr, x.cols, eps]);
+    if (x.rows <= 64 && x.cols <= 4096) this.kernels.launch('add_rms_norm_wide', x.rows, 1024, [p.a, p.b, x.ptr, wf.ptr, out.ptr, x.cols, eps]);
+    else this.kernels.launch('add_rms_norm', x.rows, 256, [p.a, p.b, x.ptr, wf.ptr, out.ptr, x.cols, eps]);
     return out;
   }
 

@@ -132,6 +132,35 @@ __device__ __forceinline__ void dot_row_bf16(const bf16* w, const float* x, long
   }
 }
 
+// One bf16 weight row . one float32 activation row (N = 1, the batch-1 decode path), this lane's partial sum.
+// All of the lane's 16-byte weight loads of a round (up to 16: K <= 4096 in one round) are issued before any is
+// used, so a warp waits for memory once per row instead of once per few loads. Needs vec (see dot_row_bf16).
+__device__ __forceinline__ float dot_row_bf16_1(const bf16* w, const float* x, int K, int lane) {
+  const uint4* w8 = (const uint4*)w;
+  const int K8 = K >> 3;
+  float acc = 0.f;
+  for (int base = 0; base < K8; base += 32 * 16) {
+    uint4 u[16];
+#pragma unroll
+    for (int j = 0; j < 16; j++) {
+      const int c = base + lane + 32 * j;
+      if (c < K8) u[j] = ld_stream(w8 + c);
+    }
+#pragma unroll
+    for (int j = 0; j < 16; j++) {
+      const int c = base + lane + 32 * j;
+      if (c < K8) {
+        float f[8];
+        unpack8(u[j], f);
+        const float4* xp = (const float4*)(x + c * 8);
+        const float4 a = xp[0], b = xp[1];
+        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+      }
+    }
+  }
+  return acc;
+}
+
 template <int NT>
 __device__ __forceinline__ void dot_row_f32(const float* w, const float* x, long long ldx, int nt, int K, bool vec, int lane, float* acc) {
   if (vec) {

@@ -298,6 +298,12 @@ extern "C" __global__ void PDL moe_up_fused(const float* x, int ldx, const int* 
   if (shared) {
     const bf16* W = upS + (long long)i * H;
     const bool vec = (H & 7) == 0 && (ldx & 3) == 0 && aligned16(x) && aligned16(W);
+    if (N == 1 && vec) {
+      const float v = warp_sum(dot_row_bf16_1(W, x, H, lane));
+      const float r = v > 0.f ? v : 0.f;
+      if (lane == 0) actS[i] = r * r;
+      return;
+    }
     for (int n0 = 0; n0 < N; n0 += 8) {
       float acc[8];
 #pragma unroll
@@ -321,7 +327,8 @@ extern "C" __global__ void PDL moe_up_fused(const float* x, int ldx, const int* 
   const float* xr = x + (long long)n * ldx;
   const bool vec = (H & 7) == 0 && (ldx & 3) == 0 && aligned16(xr) && aligned16(W);
   float acc[1] = {0.f};
-  dot_row_bf16<1>(W, xr, ldx, 1, H, vec, lane, acc);
+  if (vec) acc[0] = dot_row_bf16_1(W, xr, H, lane);
+  else dot_row_bf16<1>(W, xr, ldx, 1, H, vec, lane, acc);
   const float v = warp_sum(acc[0]);
   if (lane == 0) {
     const float r = v > 0.f ? v : 0.f;
@@ -359,7 +366,8 @@ extern "C" __global__ void PDL moe_down_fused(const float* act, const int* ids, 
       const float* a = act + p * I;
       const bool vec = (I & 7) == 0 && aligned16(a) && aligned16(W);
       float acc[1] = {0.f};
-      dot_row_bf16<1>(W, a, I, 1, I, vec, lane, acc);
+      if (vec) acc[0] = dot_row_bf16_1(W, a, I, lane);
+      else dot_row_bf16<1>(W, a, I, 1, I, vec, lane, acc);
       sum = wts[p] * warp_sum(acc[0]);
     } else {
       const int c0 = (t - K) * chunk, c1 = min(Is, c0 + chunk);
@@ -368,7 +376,8 @@ extern "C" __global__ void PDL moe_down_fused(const float* act, const int* ids, 
         const float* a = actS + n * Is + c0;
         const bool vec = (Is & 7) == 0 && aligned16(a) && aligned16(W);
         float acc[1] = {0.f};
-        dot_row_bf16<1>(W, a, Is, 1, c1 - c0, vec, lane, acc);
+        if (vec) acc[0] = dot_row_bf16_1(W, a, c1 - c0, lane);
+        else dot_row_bf16<1>(W, a, Is, 1, c1 - c0, vec, lane, acc);
         sum = warp_sum(acc[0]);
       }
     }
