@@ -14,8 +14,13 @@ import { matmul } from './matmul.js';
 /** Token counts from which the eager path switches to grouped cuBLAS GEMMs. */
 export const MOE_GEMM_MIN_TOKENS = 32;
 
-/** Token counts up to which the router and its top-k run as one kernel, and the MoE block as two (decode). */
+/** Token counts up to which the router and its top-k run as one kernel (decode). */
 export const MOE_FUSED_MAX_TOKENS = 16;
+/**
+ * Token counts up to which the MoE block runs as two kernels: moe_down_fused reads the shared expert's down rows
+ * once per token, which cost more than it saved at batch 8 (512 vs 589 tok/s on an H200).
+ */
+export const MOE_BLOCK_FUSED_MAX_TOKENS = 2;
 
 /** One zeroed device int per device for the router's last-block ticket (the kernel resets it). */
 const counters = new WeakMap<object, number>();
@@ -132,7 +137,7 @@ export function moeBlockFused(
   const I = up[0].shape[0];
   const Is = upS.shape[0];
   const S = K < 8 ? 8 - K : 1;
-  if (N < 1 || N > MOE_FUSED_MAX_TOKENS || K + S > 32 || routing.experts.dtype !== 'i32' || !routing.experts.contiguous) return null;
+  if (N < 1 || N > MOE_BLOCK_FUSED_MAX_TOKENS || K + S > 32 || routing.experts.dtype !== 'i32' || !routing.experts.contiguous) return null;
   if (upS.dtype !== 'bf16' || downS.dtype !== 'bf16' || upS.shape[1] !== H || downS.shape[0] !== H || downS.shape[1] !== Is) return null;
   if (H % 8 || I % 8 || Is % 8) return null;
   for (let e = 0; e < up.length; e++) {
