@@ -50,7 +50,7 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
   };
   const G = (g: CudaBackend) => g as unknown as Ops<Tensor>;
 
-  const mm: Array<[number, number, number]> = [[1, 2688, 10304], [3, 4096, 2688], [8, 1856, 2688], [16, 2688, 3712], [17, 2688, 1024], [64, 2688, 4096], [1, 2688, 32768], [5, 64, 200]];
+  const mm: Array<[number, number, number]> = [[1, 2688, 10304], [3, 4096, 2688], [8, 1856, 2688], [16, 2688, 3712], [17, 2688, 1024], [64, 2688, 4096], [1, 2688, 32768], [5, 64, 200], [1, 4096, 2688], [1, 3712, 100], [1, 24, 3], [1, 4104, 40]];
   it.each(mm)('matmul [%i, %i] x bf16 [%i, K] (bf16-activation mode)', (n, k, m) => {
     const g = b({ precise: false });
     const x = act(g, 1, [n, k]);

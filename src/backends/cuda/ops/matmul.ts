@@ -25,6 +25,7 @@ export function matmul(c: CudaCtx, x: CudaTensor, w: CudaTensor, opts: { precise
 export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, ldy: number, precise: boolean): void {
   const [M, K] = w.shape;
   const N = x.rows;
+  if (N === 1 && gemv1(c, x.ptr, w, y)) return;
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
@@ -42,4 +43,27 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
     c.blas.gemmBf16(hi, K, w.ptr, y, ldy, N, K, M);
     if (precise) c.blas.gemmBf16(lo, K, w.ptr, y, ldy, N, K, M, true);
   });
+}
+
+/** Resident blocks per SM of the gemv1 kernels (128 threads; 72 / 96 registers for 12 / 16 loads per lane). */
+const GEMV1_BLOCKS_PER_SM: Record<12 | 16, number> = { 12: 7, 16: 5 };
+
+/** Loads per lane (MAXL) of the gemv1 kernel that takes rows of K bf16, or 0 when none does. */
+export function gemv1Lanes(K: number): 0 | 12 | 16 {
+  if (K % 8 || K > 4096) return 0;
+  return K <= 3072 ? 12 : 16;
+}
+
+/** The persistent grid of a gemv1-family kernel over M rows. */
+export function gemv1Grid(c: CudaCtx, M: number, lanes: 12 | 16): number {
+  return Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * GEMV1_BLOCKS_PER_SM[lanes]));
+}
+
+/** Batch-1 bf16 GEMV through the persistent kernels (kernels/gemv1.cu); false when the shape does not fit them. */
+function gemv1(c: CudaCtx, x: number, w: CudaTensor, y: number): boolean {
+  const [M, K] = w.shape;
+  const lanes = gemv1Lanes(K);
+  if (w.dtype !== 'bf16' || !w.contiguous || !lanes || x % 16 || w.ptr % 16) return false;
+  c.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M], K * 4);
+  return true;
 }

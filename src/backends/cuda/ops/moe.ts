@@ -9,7 +9,7 @@
  */
 import type { RouteDims, Routing } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
-import { matmul } from './matmul.js';
+import { gemv1Grid, gemv1Lanes, matmul } from './matmul.js';
 
 /** Token counts from which the eager path switches to grouped cuBLAS GEMMs. */
 export const MOE_GEMM_MIN_TOKENS = 32;
@@ -153,6 +153,14 @@ export function moeBlockFused(
   const downT = pointerTable(c, down);
   c.withScratch((scratch) => {
     const NK = N * K;
+    const lanes = gemv1Lanes(H);
+    if (N === 1 && lanes && xc.ptr % 16 === 0) {
+      // one token: every up row (shared first, then the routed experts') as one persistent GEMV
+      const all = scratch((Is + K * I) * 4); // [Is | K * I]
+      c.kernels.launch(`moe_up1_l${lanes}`, gemv1Grid(c, Is + K * I, lanes), 128, [xc.ptr, routing.experts.ptr, upT, upS.ptr, all, K, H, I, Is], H * 4);
+      c.kernels.launch('moe_down_fused', [H, N], 256, [all + Is * 4, routing.experts.ptr, wts.ptr, downT, downS.ptr, all, out.ptr, K, H, I, Is]);
+      return;
+    }
     const act = scratch(NK * I * 4);
     const actS = scratch(N * Is * 4);
     let order: number | null = null;

@@ -1,0 +1,91 @@
+// gemv1.cu: batch-1 GEMVs (one activation row, bf16 weights) as persistent warps. Each warp walks rows
+// r, r + nw, ... (nw = warps in the grid) and issues the next row's weight loads before it reduces and stores the
+// current one, so a warp always has a row of loads in flight; the activation row is staged once per block in
+// shared memory. The first row's loads are issued before pdl_wait(): they overlap the previous kernel's tail.
+// Needs K % 8 == 0, K <= 256 * MAXL, 16-byte aligned rows and x. Dynamic shared memory: K floats.
+#include "common.cuh"
+
+template <int MAXL>
+__device__ __forceinline__ void load_row(uint4* u, const bf16* w, int K8, int lane) {
+  const uint4* w8 = (const uint4*)w;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) u[j] = ld_stream(w8 + c);
+  }
+}
+
+template <int MAXL>
+__device__ __forceinline__ float dot_staged(const uint4* u, const float4* xs4, int K8, int lane) {
+  float acc = 0.f;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) {
+      float f[8];
+      unpack8(u[j], f);
+      const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
+      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+    }
+  }
+  return acc;
+}
+
+// rowPtr(r): the weight row r; prePtr: rows below `preRows` may be read before pdl_wait (weights not chosen by an
+// earlier kernel); out(r, v) stores the row's result.
+template <int MAXL, typename RowPtr, typename Out>
+__device__ __forceinline__ void gemv1_run(const float* x, int K, int M, int preRows, RowPtr rowPtr, Out out) {
+  extern __shared__ float4 xs4[];
+  const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  const int nw = gridDim.x * wpb;
+  const int K8 = K >> 3;
+  int r = blockIdx.x * wpb + (threadIdx.x >> 5);
+  uint4 u[MAXL];
+  const bool early = r < M && r < preRows;
+  if (early) load_row<MAXL>(u, rowPtr(r), K8, lane);
+  pdl_wait();
+  for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) xs4[c] = ((const float4*)x)[c];
+  __syncthreads();
+  pdl_launch();
+  if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
+  while (r < M) {
+    float acc = dot_staged<MAXL>(u, xs4, K8, lane);
+    const int rn = r + nw;
+    if (rn < M) load_row<MAXL>(u, rowPtr(rn), K8, lane);
+    acc = warp_sum(acc);
+    if (lane == 0) out(r, acc);
+    r = rn;
+  }
+}
+
+// y[m] = W[m] . x. grid: persistent (about the SMs' capacity); block 128; shmem K * 4.
+template <int MAXL>
+__device__ __forceinline__ void gemv1_impl(const float* x, const bf16* W, float* y, int K, int M) {
+  gemv1_run<MAXL>(x, K, M, M, [&](int r) { return W + (long long)r * K; }, [&](int r, float v) { y[r] = v; });
+}
+extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l12(const float* x, const bf16* W, float* y, int K, int M) { gemv1_impl<12>(x, W, y, K, M); }
+extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l16(const float* x, const bf16* W, float* y, int K, int M) { gemv1_impl<16>(x, W, y, K, M); }
+
+// The MoE up projections of one token with relu^2, as one GEMV over "virtual rows": rows [0, Is) are the shared
+// expert's (read before pdl_wait: no routing needed), rows Is + k I + i are row i of routed expert ids[k].
+// act: [Is + K I] (the shared expert's activations first). grid: persistent; block 128; shmem H * 4.
+template <int MAXL>
+__device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is) {
+  gemv1_run<MAXL>(
+      x, H, Is + K * I, Is,
+      [&](int r) {
+        if (r < Is) return upS + (long long)r * H;
+        const int v = r - Is;
+        return (const bf16*)upPtrs[ids[v / I]] + (long long)(v % I) * H;
+      },
+      [&](int r, float v) {
+        const float t = v > 0.f ? v : 0.f;
+        act[r] = t * t;
+      });
+}
+extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is) {
+  moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is);
+}
+extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is) {
+  moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is);
+}
