@@ -95,6 +95,9 @@ export function gatedRmsNorm(c: CudaCtx, y: CudaTensor, z: CudaTensor, w: CudaTe
   if (z.cols !== width || z.rows !== y.rows) throw new Error(`gatedRmsNorm: z [${z.shape}] does not match y [${y.shape}]`);
   const wf = c.f32(w);
   const out = c.alloc([y.rows, width]);
-  c.kernels.launch('gated_rms_norm', [width / groupSize, y.rows], 256, [y.ptr, y.ld, z.ptr, z.ld, wf.ptr, out.ptr, width, groupSize, eps]);
+  const args = [y.ptr, y.ld, z.ptr, z.ld, wf.ptr, out.ptr, width, groupSize, eps];
+  const vec = groupSize % 128 === 0 && groupSize <= 4096 && [y, z, wf].every((t) => t.ptr % 16 === 0 && t.ld % 4 === 0);
+  if (vec) c.kernels.launch('gated_rms_norm_v4', [width / groupSize, y.rows], groupSize / 4, args); // one float4 per thread
+  else c.kernels.launch('gated_rms_norm', [width / groupSize, y.rows], 256, args);
   return out;
 }

@@ -28,7 +28,8 @@ export function mambaConv(c: CudaCtx, xBC: CudaTensor, w: CudaTensor, b: CudaTen
   const st = c.dev.meta.u64(states.map((s) => s.ptr));
   const gx = Math.ceil(C / 256);
   if (isDecode(segments) && segments.length === N) {
-    c.kernels.launch('conv_step', [gx, N], 256, [xBC.ptr, xBC.ld, wf.ptr, bf?.ptr ?? null, out.ptr, C, K, st]);
+    // 128-thread blocks: a batch-1 step is latency-bound, so spread its 6144 channels over 48 SMs rather than 24
+    c.kernels.launch('conv_step', [Math.ceil(C / 128), N], 128, [xBC.ptr, xBC.ld, wf.ptr, bf?.ptr ?? null, out.ptr, C, K, st]);
     return out;
   }
   const tokSeg = c.dev.meta.i32(segmentMap(segments, N));
@@ -38,6 +39,9 @@ export function mambaConv(c: CudaCtx, xBC: CudaTensor, w: CudaTensor, b: CudaTen
   c.kernels.launch('conv_state_update', [gx, segments.length], 256, [xBC.ptr, xBC.ld, C, K, segStart, segLen, st]);
   return out;
 }
+
+/** 16-byte loads of rows of `t` are possible: aligned base and a row stride of a multiple of 4 floats. */
+const rows16 = (t: CudaTensor) => t.ptr % 16 === 0 && t.ld % 4 === 0;
 
 export function ssmScan(
   c: CudaCtx, x: CudaTensor, dt: CudaTensor, B: CudaTensor, C: CudaTensor, aLog: CudaTensor, d: CudaTensor, dtBias: CudaTensor,
@@ -50,15 +54,25 @@ export function ssmScan(
   if (x.cols !== heads * P || B.cols !== groups * Nst || C.cols !== groups * Nst || dt.cols !== heads) {
     throw new Error(`ssmScan: shapes x [${x.shape}] dt [${dt.shape}] B [${B.shape}] C [${C.shape}] do not match the dims`);
   }
+  if (states.length !== segments.length) throw new Error(`ssmScan: ${states.length} states for ${segments.length} segments`);
   const N = x.rows;
   segmentMap(segments, N);
-  const y = c.alloc([N, heads * P]);
+  const y = c.alloc([N, heads * P]); // [N, heads * P]
   const segStart = c.dev.meta.i32(segments.map((s) => s.start));
-  const segLen = c.dev.meta.i32(segments.map((s) => s.length));
   const st = c.dev.meta.u64(states.map((s) => s.ptr));
-  c.kernels.launch('ssm_scan', [Math.ceil(P / 16), heads, segments.length], 128, [
-    x.ptr, x.ld, dt.ptr, dt.ld, B.ptr, B.ld, C.ptr, C.ld, c.f32(aLog).ptr, c.f32(d).ptr, c.f32(dtBias).ptr, y.ptr,
-    heads, P, Nst, groups, dims.dtMin, dims.dtMax, segStart, segLen, st,
-  ]);
+  const common = [x.ptr, x.ld, dt.ptr, dt.ld, B.ptr, B.ld, C.ptr, C.ld, c.f32(aLog).ptr, c.f32(d).ptr, c.f32(dtBias).ptr, y.ptr];
+  const S = segments.length;
+  // state size 128 (the Nano): the fast kernels (16-byte loads of B and C rows; prefill also of x rows)
+  const n128 = Nst === 128 && rows16(B) && rows16(C);
+  if (n128 && segments.every((s) => s.length === 1)) {
+    c.kernels.launch('ssm_step_n128', [Math.ceil(P / 8), heads, S], 256, [...common, heads, P, groups, dims.dtMin, dims.dtMax, segStart, st]);
+    return y;
+  }
+  const segLen = c.dev.meta.i32(segments.map((s) => s.length));
+  if (n128 && P % 32 === 0 && rows16(x)) {
+    c.kernels.launch('ssm_scan_n128', [P / 32, heads, S], 256, [...common, heads, P, groups, dims.dtMin, dims.dtMax, segStart, segLen, st]);
+    return y;
+  }
+  c.kernels.launch('ssm_scan', [Math.ceil(P / 16), heads, S], 128, [...common, heads, P, Nst, groups, dims.dtMin, dims.dtMax, segStart, segLen, st]);
   return y;
 }
