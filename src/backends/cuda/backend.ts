@@ -16,6 +16,7 @@ import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } f
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { matmul } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute } from './ops/moe.js';
+import { sampleInto, type RowSampling } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
 const ALL: ReadonlySet<OpName> = new Set<OpName>([
@@ -257,6 +258,24 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     const i = this.alloc([x.rows, P], 'i32');
     this.kernels.launch('argmax_partial', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr]);
     this.kernels.launch('argmax_final', x.rows, 32, [v.ptr, i.ptr, P, out]);
+  }
+
+  /** Draws one token per row of logits on the device (ops/sample.ts) and returns the ids. */
+  sampleRows(x: CudaTensor, rows: readonly RowSampling[]): Int32Array {
+    this.live(x);
+    this.flushPending();
+    const out = this.alloc([x.rows], 'i32');
+    sampleInto(this, x, rows, out.ptr);
+    const ids = new Int32Array(x.rows);
+    this.dev.download(ids, out.ptr);
+    return ids;
+  }
+
+  /** Draws one token per row into the device buffer `out` (i32 [rows]); part of the step (captured in a graph). */
+  sampleIntoDevice(x: CudaTensor, rows: readonly RowSampling[], out: number): void {
+    this.live(x);
+    this.flushPending();
+    sampleInto(this, x, rows, out);
   }
 
   enableProfiling(): OpProfiler {

@@ -77,6 +77,13 @@ class MetaStaging {
     return this.dev + at;
   }
 
+  /** Writes float32 values; returns their device address. */
+  f32(values: ArrayLike<number>): number {
+    const at = this.take(values.length * 4);
+    this.u32v.set(new Uint32Array(Float32Array.from(values).buffer), at / 4);
+    return this.dev + at;
+  }
+
   /** Writes 64-bit device pointers; returns their device address. */
   u64(values: ArrayLike<number>): number {
     const at = this.take(values.length * 8);
