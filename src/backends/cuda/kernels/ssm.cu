@@ -73,13 +73,13 @@ __device__ __forceinline__ void butterfly(float* v, int lane) {
 #define SCAN_R 8   // tokens per y reduction
 
 // Block = 32 state rows (p) of head h of segment s, 8 warps; warp w owns rows 4w..4w+3 (r < 4), lane l owns state
-// columns n = 4l..4l+3 of those rows: 16 state values in registers. A token step reads from shared memory 14 floats
-// per lane (B, C: one float4 each, all lanes distinct; x of the 4 rows and (dt, a): the same address for the whole
-// warp) for 52 multiplies and FMAs: the shared-memory return path (128 bytes per cycle) keeps up with the FMA pipes. y[p] needs a
-// sum over the 32 lanes: each lane keeps its parts of y for 8 tokens x 4 rows (32 values) and a butterfly over the
-// warp (31 shuffles per 8 tokens, instead of 5 per row and token) leaves lane l with the sum of value l = token
-// l / 4, row l % 4; it writes that y. Padding tokens past the segment's end have dt = 0, a = 1, x = B = C = 0: the
-// state goes through them unchanged. grid: (P / 32, heads, segments); block 256.
+// columns n = 4l..4l+3 of those rows: 16 state values in registers. A token step reads 14 floats per lane from
+// shared memory (B, C: one float4 each, all lanes distinct; x of the 4 rows and (dt, a): one address for the whole
+// warp) for 52 multiplies and FMAs, so the shared-memory return path (128 bytes per cycle) keeps up with the FMA
+// pipes. y[p] is a sum over the 32 lanes: each lane keeps its parts of y for 8 tokens x 4 rows (32 values), and a
+// butterfly over the warp (31 shuffles per 8 tokens, instead of 5 per row and token) leaves lane l with the sum of
+// value l = token l / 4, row l % 4, which it writes. Padding tokens past the segment's end have dt = 0, a = 1,
+// x = B = C = 0: the state goes through them unchanged. grid: (P / 32, heads, segments); block 256.
 extern "C" __global__ void __launch_bounds__(256, 2) ssm_scan_n128(
     const float* x, int ldx, const float* dtRaw, int lddt, const float* Bm, int ldb, const float* Cm, int ldc,
     const float* aLog, const float* Dv, const float* dtBias, float* y, int heads, int P, int groups,
