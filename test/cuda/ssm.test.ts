@@ -112,14 +112,16 @@ class Scan {
     const N = sum(lengths);
     const xw = heads * p;
     const gw = g * n;
-    const width = xoff + xw + 2 * gw;
+    const gap = xoff ? 3 : 0; // x misaligned by xoff floats; B and C (and the row stride) stay 16-byte aligned
+    const width = xoff + xw + gap + 2 * gw;
     const row = randn(seed, N * width);
     const dtRow = randn(seed + 1, N * (heads + 5), 2);
-    const widths = xoff ? [xoff, xw, gw, gw] : [xw, gw, gw];
+    const widths = xoff ? [xoff, xw, gap, gw, gw] : [xw, gw, gw];
     const run = (o: Ops<Tensor>, side: 'cpu' | 'gpu') => {
       const rowT = o.fromFloat32(row, [N, width]);
       const dtT = o.fromFloat32(dtRow, [N, heads + 5]);
-      const [x, B, C] = o.splitCols(rowT, widths).slice(xoff ? 1 : 0);
+      const parts = o.splitCols(rowT, widths);
+      const [x, B, C] = xoff ? [parts[1], parts[3], parts[4]] : parts;
       const dt = o.splitCols(dtT, [3, heads, 2])[1];
       const y = o.toFloat32(o.ssmScan(x, dt, B, C, this.aLog[side], this.d[side], this.dtBias[side], this.dims, segs(lengths), this.states.map((s) => s[side])));
       o.release(rowT);
