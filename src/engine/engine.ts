@@ -4,7 +4,7 @@
  * tokens through an async iterator and are cancelled by `cancel()` or an AbortSignal; a sequence's state is
  * freed as soon as it finishes, fails or is cancelled.
  */
-import type { Tensor } from '../ops/ops.js';
+import type { RowSampling, Tensor } from '../ops/ops.js';
 import type { NemotronH, SequenceState } from '../models/nemotron-h.js';
 import type { GenerationDefaults } from '../loaders/load-model.js';
 import { Channel } from './channel.js';
@@ -182,9 +182,16 @@ export class Engine<T extends Tensor = Tensor> {
       tokens: w.kind === 'decode' ? [w.seq.output[w.seq.output.length - 1]] : w.seq.req.prompt.slice(w.seq.prefilled, w.seq.prefilled + w.count),
       state: w.seq.state!,
     }));
-    let logits: Float32Array;
+    // rows whose next token is drawn in this step (a prefill chunk that leaves prompt to go draws nothing)
+    const emits = work.map((w) => !w.seq.done && (w.kind === 'decode' || w.seq.prefilled + w.count >= w.seq.promptLength));
+    let logits: Float32Array | null = null;
+    let drawn: Int32Array | null = null;
     try {
-      logits = model.ops.toFloat32(model.forward(batch));
+      const out = model.forward(batch);
+      if (emits.some(Boolean)) {
+        drawn = this.deviceSample(out, work, emits);
+        if (!drawn) logits = model.ops.toFloat32(out);
+      }
     } catch (e) {
       const err = new EngineError('internal', `forward step failed: ${(e as Error).message}`);
       for (const w of work) this.finish(w.seq, 'abort', err);
@@ -200,22 +207,44 @@ export class Engine<T extends Tensor = Tensor> {
         this.counters.promptTokens += w.count;
         if (seq.prefilled < seq.promptLength) return; // more prompt to go: these logits are not used
       }
-      const rowLogits = logits.slice(row * V, (row + 1) * V);
       try {
-        this.emit(seq, rowLogits);
+        if (drawn) {
+          seq.sampler.accept(drawn[row]);
+          this.push(seq, drawn[row], null);
+        } else this.emit(seq, logits!.slice(row * V, (row + 1) * V));
       } catch (e) {
         this.finish(seq, 'abort', new EngineError('internal', `sampling failed: ${(e as Error).message}`));
       }
     });
   }
 
+  /**
+   * Draws the step's tokens on the device when the backend can (Ops.sampleRows) and no emitting row needs the
+   * logits on the host (logits processors, logprobs, penalties); returns null otherwise. Rows that draw nothing
+   * get a greedy placeholder setting and their result is ignored.
+   */
+  private deviceSample(out: T, work: readonly { seq: Sequence<T> }[], emits: readonly boolean[]): Int32Array | null {
+    const ops = this.lm.model.ops;
+    if (!ops.sampleRows) return null;
+    for (let i = 0; i < work.length; i++) {
+      const r = work[i].seq.req;
+      if (emits[i] && (r.logitsProcessors?.length || r.logprobs !== undefined || !work[i].seq.sampler.devicePossible)) return null;
+    }
+    const rows: RowSampling[] = work.map((w, i) => (emits[i] ? w.seq.sampler.deviceDraw()! : { temperature: 0, topK: 0, topP: 1, minP: 0, u: 0 }));
+    return ops.sampleRows(out, rows);
+  }
+
   private emit(seq: Sequence<T>, logits: Float32Array): void {
     for (const p of seq.req.logitsProcessors ?? []) p(seq.output, logits);
-    const token = seq.sampler.sample(logits);
+    this.push(seq, seq.sampler.sample(logits), logits);
+  }
+
+  /** Appends a drawn token and streams it (with logprobs from `logits` when asked). */
+  private push(seq: Sequence<T>, token: number, logits: Float32Array | null): void {
     seq.output.push(token);
     this.counters.generatedTokens++;
     const event: TokenEvent = { token, index: seq.output.length - 1 };
-    if (seq.req.logprobs !== undefined) Object.assign(event, logprobsOf(logits, token, seq.req.logprobs));
+    if (seq.req.logprobs !== undefined && logits) Object.assign(event, logprobsOf(logits, token, seq.req.logprobs));
     const finishReason: FinishReason | undefined = seq.stop.has(token) ? 'stop' : seq.output.length >= seq.req.maxTokens ? 'length' : undefined;
     if (finishReason) event.finishReason = finishReason;
     seq.channel.push(event);

@@ -3,6 +3,7 @@
  * temperature -> top-k ->
  * top-p -> min-p -> draw. temperature 0 means greedy (argmax after the penalty).
  */
+import type { RowSampling } from '../ops/ops.js';
 import { Rng } from './rng.js';
 
 /** Per-request sampling settings; omitted fields are off. */
@@ -51,6 +52,31 @@ export class Sampler {
     validateSampling(params);
     this.rng = new Rng(params.seed ?? Math.floor(Math.random() * 2 ** 32));
     for (const t of promptTokens) this.seen.add(t);
+  }
+
+  /**
+   * The settings for a device-side draw of the next token (Ops.sampleRows), consuming this sampler's random number
+   * as `sample()` would; null when a penalty is set (penalties need the host). Record the drawn token with
+   * `accept()`. A seed then reproduces the device's draws, which walk the kept tokens in id order rather than in
+   * probability order: the same distribution, not the same tokens as the host path.
+   */
+  deviceDraw(): RowSampling | null {
+    const p = this.params;
+    if (!this.devicePossible) return null;
+    const temperature = p.temperature ?? 1;
+    return { temperature, topK: p.topK ?? 0, topP: p.topP ?? 1, minP: p.minP ?? 0, u: temperature === 0 ? 0 : this.rng.next() };
+  }
+
+  /** Whether the next token may be drawn on the device: no penalty is set. */
+  get devicePossible(): boolean {
+    const p = this.params;
+    return (p.repetitionPenalty ?? 1) === 1 && (p.presencePenalty ?? 0) === 0 && (p.frequencyPenalty ?? 0) === 0;
+  }
+
+  /** Records a token drawn elsewhere (see deviceDraw). */
+  accept(token: number): void {
+    this.seen.add(token);
+    this.counts.set(token, (this.counts.get(token) ?? 0) + 1);
   }
 
   /** Picks the next token from `logits` (one row, not modified) and records it as seen. */

@@ -63,6 +63,15 @@ export interface Routing<T extends Tensor> {
   weights: T; // [N, topK] final weights (renormalised, scaled)
 }
 
+/** One row's sampling settings for a backend that samples on the device (off values as in SamplingParams). */
+export interface RowSampling {
+  temperature: number; // 0 = greedy
+  topK: number; // <= 0: off
+  topP: number; // 1: off
+  minP: number; // 0: off
+  u: number; // the row's uniform number in [0, 1)
+}
+
 export type OpName =
   | 'embed' | 'rmsNorm' | 'matmul' | 'add' | 'addBias' | 'gatherRows' | 'splitCols' | 'relu2'
   | 'mambaConv' | 'ssmScan' | 'gatedRmsNorm'
@@ -143,4 +152,9 @@ export interface Ops<T extends Tensor = Tensor> {
    * the composition otherwise.
    */
   moeBlock?(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[], sharedUp: T, sharedDown: T): T;
+  /**
+   * Optional: draws one token per row of logits [rows, V] on the device (temperature -> top-k -> top-p -> min-p,
+   * then the inverse CDF at u over the kept tokens in id order), so the logits never travel to the host.
+   */
+  sampleRows?(logits: T, rows: readonly RowSampling[]): Int32Array;
 }

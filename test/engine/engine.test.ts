@@ -107,3 +107,75 @@ describe('Engine', () => {
     expect(code(() => engine.submit({ prompt: [1], maxTokens: 1 }))).toBe('shutdown');
   });
 });
+
+describe('Engine: device-side sampling (Ops.sampleRows)', () => {
+  /** The id-ordered inverse CDF of the temperature softmax at u (no filters), in float64: an independent oracle. */
+  const drawAt = (row: Float32Array, T: number, u: number) => {
+    let max = -Infinity;
+    for (const v of row) max = Math.max(max, v);
+    const w = Array.from(row, (v) => Math.exp((v - max) / T));
+    const total = w.reduce((a, b) => a + b, 0);
+    let acc = 0;
+    for (let i = 0; i < w.length; i++) if ((acc += w[i]) > u * total) return i;
+    return w.length - 1;
+  };
+  /** cpu-ref plus a sampleRows that records its calls and draws with the oracle (settings other than T are off here). */
+  const withDevice = () => {
+    const base = new CpuRefBackend();
+    const calls: { rows: number; settings: { temperature: number; u: number }[] }[] = [];
+    const ops = Object.assign(Object.create(base) as CpuRefBackend, {
+      sampleRows(logits: never, rows: readonly { temperature: number; topK: number; topP: number; minP: number; u: number }[]) {
+        const data = base.toFloat32(logits);
+        const V = data.length / rows.length;
+        calls.push({ rows: rows.length, settings: rows.map((r) => ({ temperature: r.temperature, u: r.u })) });
+        return Int32Array.from(rows, (r, i) => {
+          const row = data.subarray(i * V, (i + 1) * V);
+          return r.temperature === 0 ? drawAt(row, 1e-9, 0) : drawAt(row, r.temperature, r.u);
+        });
+      },
+    });
+    return { lm: loadModel(fixtureDir('hub-sharded'), ops), calls };
+  };
+
+  it('greedy through the device path equals the golden continuation; the logits never come to the host', async () => {
+    const { lm: dlm, calls } = withDevice();
+    const engine = new Engine(dlm);
+    const ev = await collect(engine.submit({ prompt: golden.prompts.long, maxTokens: 16, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    expect(ev.map((e) => e.token)).toEqual(golden.greedy.long.tokens.slice(0, 16));
+    expect(calls.length).toBe(16);
+    expect(calls.every((c) => c.settings.every((s) => s.temperature === 0 && s.u === 0))).toBe(true);
+  });
+
+  it('a seeded request draws with the uniforms of its own seeded RNG, one per token, reproducibly', async () => {
+    const { lm: dlm, calls } = withDevice();
+    const run = async () => (await collect(new Engine(dlm).submit({ prompt: [20, 21, 22], maxTokens: 12, sampling: { temperature: 0.9, seed: 1234 }, stopTokenIds: [] }))).map((e) => e.token);
+    const a = await run();
+    const us = calls.map((c) => c.settings[0].u);
+    const b = await run();
+    expect(b).toEqual(a);
+    expect(calls.slice(12).map((c) => c.settings[0].u)).toEqual(us);
+    expect(new Set(us).size).toBe(12); // a fresh uniform per token
+    // the same draws on the host from the engine's logits at each step: replay with the recorded uniforms
+    const { lm: hostLm } = withDevice();
+    const state = hostLm.model.newState();
+    let logits = hostLm.model.ops.toFloat32(hostLm.model.forward([{ tokens: [20, 21, 22], state }]));
+    const replay: number[] = [];
+    for (const u of us) {
+      const t = drawAt(logits, 0.9, u);
+      replay.push(t);
+      logits = hostLm.model.ops.toFloat32(hostLm.model.forward([{ tokens: [t], state }]));
+    }
+    expect(a).toEqual(replay);
+  });
+
+  it('falls back to host sampling for logprobs, logits processors and penalties', async () => {
+    const { lm: dlm, calls } = withDevice();
+    const engine = new Engine(dlm);
+    const req = { prompt: [20, 21], maxTokens: 3, stopTokenIds: [] as number[] };
+    const lp = await collect(engine.submit({ ...req, sampling: { temperature: 0 }, logprobs: 2 }));
+    expect(lp.every((e) => e.logprob !== undefined)).toBe(true);
+    await collect(engine.submit({ ...req, sampling: { temperature: 0 }, logitsProcessors: [() => {}] }));
+    await collect(engine.submit({ ...req, sampling: { temperature: 0.5, presencePenalty: 1 } }));
+    expect(calls.length).toBe(0);
+  });
+});

@@ -5,7 +5,7 @@
  * many rows go to cuBLAS. Temporaries live in a step arena recycled by `beginStep()` (called by the model at the
  * start of each forward): read a forward's results before starting the next one.
  */
-import type { AttnDims, KvCache, OpName, Ops, RouteDims, Routing, Segment, SsmDims } from '../../ops/ops.js';
+import type { AttnDims, KvCache, OpName, Ops, RouteDims, RowSampling, Routing, Segment, SsmDims } from '../../ops/ops.js';
 import { toFloat32 as bytesToFloat32, type FileDType } from '../../loaders/dtype.js';
 import { Blas } from './blas.js';
 import { CudaDevice } from './device.js';
@@ -16,7 +16,7 @@ import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } f
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { matmul } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute } from './ops/moe.js';
-import { sampleInto, type RowSampling } from './ops/sample.js';
+import { sampleInto } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
 const ALL: ReadonlySet<OpName> = new Set<OpName>([

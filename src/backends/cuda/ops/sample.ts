@@ -4,16 +4,10 @@
  * number, so a seeded request stays reproducible. Rows with temperature 0 are greedy (top-1: the argmax, lowest
  * id on ties). Graph-capturable: the settings are staged with the step.
  */
+import type { RowSampling } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
 
-/** One row's settings; `u` is a uniform number in [0, 1). Off values as in SamplingParams (topK <= 0, topP 1, minP 0). */
-export interface RowSampling {
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  u: number;
-}
+export type { RowSampling };
 
 /** Longest row the kernel takes (its candidate bitmask lives in shared memory). */
 export const SAMPLE_MAX_VOCAB = 262144;
