@@ -23,7 +23,7 @@ export interface Driver {
   cuStreamCreate: Fn; cuStreamSynchronize: Fn; cuStreamDestroy: Fn;
   cuMemAlloc: Fn; cuMemFree: Fn; cuMemGetInfo: Fn; cuMemHostAlloc: Fn; cuMemFreeHost: Fn;
   cuMemcpyHtoDAsync: Fn; cuMemcpyDtoHAsync: Fn; cuMemcpyDtoDAsync: Fn; cuMemsetD32Async: Fn;
-  cuModuleLoadData: Fn; cuModuleGetFunction: Fn; cuFuncSetAttribute: Fn; cuLaunchKernel: Fn; cuLaunchKernelEx: Fn | null;
+  cuModuleLoadData: Fn; cuModuleGetFunction: Fn; cuFuncSetAttribute: Fn; cuLaunchKernel: Fn; cuLaunchKernelEx: Fn | null; cuProfilerStart: Fn | null; cuProfilerStop: Fn | null;
   cuEventCreate: Fn; cuEventRecord: Fn; cuEventSynchronize: Fn; cuEventElapsedTime: Fn;
   cuStreamBeginCapture: Fn; cuStreamEndCapture: Fn; cuGraphInstantiate: Fn; cuGraphLaunch: Fn; cuGraphDestroy: Fn; cuGraphExecDestroy: Fn;
   cuGetErrorName: Fn; cuGetErrorString: Fn;
@@ -75,6 +75,21 @@ export function loadDriver(): Driver {
     cuLaunchKernelEx: (() => {
       try {
         return f('cuLaunchKernelEx', 'void *config, void *fn, void *params, void *extra');
+      } catch {
+        return null;
+      }
+    })(),
+    // profiler range for Nsight Compute / Systems (--profile-from-start off); null when the driver lacks them
+    cuProfilerStart: (() => {
+      try {
+        return f('cuProfilerStart', '');
+      } catch {
+        return null;
+      }
+    })(),
+    cuProfilerStop: (() => {
+      try {
+        return f('cuProfilerStop', '');
       } catch {
         return null;
       }
