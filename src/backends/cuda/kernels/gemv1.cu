@@ -89,3 +89,75 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x
 extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is) {
   moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is);
 }
+
+// As gemv1_run, but each row has its own activation row (xPtr(r), read through L1), all rows of length K.
+template <int MAXL, typename RowPtr, typename XPtr, typename Out>
+__device__ __forceinline__ void gemv1_multi_run(int K, int M, int preRows, RowPtr rowPtr, XPtr xPtr, Out out) {
+  const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  const int nw = gridDim.x * wpb;
+  const int K8 = K >> 3;
+  int r = blockIdx.x * wpb + (threadIdx.x >> 5);
+  uint4 u[MAXL];
+  const bool early = r < M && r < preRows;
+  if (early) load_row<MAXL>(u, rowPtr(r), K8, lane);
+  pdl_wait();
+  pdl_launch();
+  if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
+  while (r < M) {
+    const float4* x4 = (const float4*)xPtr(r);
+    float acc = 0.f;
+#pragma unroll
+    for (int j = 0; j < MAXL; j++) {
+      const int c = lane + 32 * j;
+      if (c < K8) {
+        float f[8];
+        unpack8(u[j], f);
+        const float4 a = x4[2 * c], b = x4[2 * c + 1];
+        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+      }
+    }
+    const int rn = r + nw;
+    if (rn < M) load_row<MAXL>(u, rowPtr(rn), K8, lane);
+    acc = warp_sum(acc);
+    if (lane == 0) out(r, acc);
+    r = rn;
+  }
+}
+
+// The MoE down projections of one token as one GEMV over virtual rows of length I: row c H + o (c < S) is the
+// shared expert's row o, columns [c I, (c + 1) I) (S = Is / I chunks; read before pdl_wait), row (S + k) H + o is
+// row o of routed expert ids[k]. act: [Is | K I] as moe_up1 wrote it; part: [S + K, H]. grid: persistent; block 128.
+template <int MAXL>
+__device__ __forceinline__ void moe_down1_impl(const float* act, const int* ids, const u64* downPtrs, const bf16* downS, float* part, int K, int S, int H, int I, int Is) {
+  gemv1_multi_run<MAXL>(
+      I, (S + K) * H, S * H,
+      [&](int r) {
+        const int t = r / H, o = r % H;
+        if (t < S) return downS + (long long)o * Is + (long long)t * I;
+        return (const bf16*)downPtrs[ids[t - S]] + (long long)o * I;
+      },
+      [&](int r) {
+        const int t = r / H;
+        return t < S ? act + (long long)t * I : act + Is + (long long)(t - S) * I;
+      },
+      [&](int r, float v) { part[r] = v; });
+}
+extern "C" __global__ void PDL __launch_bounds__(128) moe_down1_l8(const float* act, const int* ids, const u64* downPtrs, const bf16* downS, float* part, int K, int S, int H, int I, int Is) {
+  moe_down1_impl<8>(act, ids, downPtrs, downS, part, K, S, H, I, Is);
+}
+extern "C" __global__ void PDL __launch_bounds__(128) moe_down1_l12(const float* act, const int* ids, const u64* downPtrs, const bf16* downS, float* part, int K, int S, int H, int I, int Is) {
+  moe_down1_impl<12>(act, ids, downPtrs, downS, part, K, S, H, I, Is);
+}
+
+// out[o] = sum_k wts[k] part[S + k, o] + sum_c part[c, o] (fixed order). grid: ceil(H / 256); block 256.
+extern "C" __global__ void PDL moe_combine1(const float* part, const float* wts, float* out, int K, int S, int H) {
+  pdl_wait();
+  pdl_launch();
+  const int o = blockIdx.x * blockDim.x + threadIdx.x;
+  if (o >= H) return;
+  float routed = 0.f;
+  for (int k = 0; k < K; k++) routed += wts[k] * part[(long long)(S + k) * H + o];
+  float shared = 0.f;
+  for (int c = 0; c < S; c++) shared += part[(long long)c * H + o];
+  out[o] = routed + shared;
+}
