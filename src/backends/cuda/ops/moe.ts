@@ -2,14 +2,16 @@
  * MoE router and routed experts (model-spec 5) over only the selected experts.
  * - Router: the fp32 router GEMM (float32-accurate on every path), then one warp per token for sigmoid, biased
  *   top-k, renormalisation and scaling (kernels/moe.cu).
- * - Experts, few tokens (decode, and every step inside a CUDA graph): per (token, slot) GEMV kernels that read
- *   each selected expert's rows; pairs are sorted by expert on the device for larger batches so that blocks
- *   sharing an expert run together. Many tokens (eager prefill): the routing is read back, pairs are sorted by
- *   expert on the host, and each active expert runs two cuBLAS GEMMs over its gathered rows.
+ * - Experts, few tokens (decode up to 16 per step): per (token, slot) GEMV kernels that read each selected
+ *   expert's rows (at batch 1-2 fused with the shared expert: moeBlockFused). More tokens (prefill, big decode
+ *   batches): grouped tensor-core GEMMs on the device (ops/moe-gemm.ts), graph-capturable. The older host path
+ *   (routing read back, two cuBLAS GEMMs per active expert) stays as the fallback and for comparison
+ *   (NEMOTRON_CUDA_MOE_GEMM=host).
  */
 import type { RouteDims, Routing } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
 import { gemv1Grid, gemv1Lanes, matmul } from './matmul.js';
+import { moeGroupedApplies, moeGroupedExperts } from './moe-gemm.js';
 
 /** Token counts from which the eager path switches to grouped cuBLAS GEMMs. */
 export const MOE_GEMM_MIN_TOKENS = 32;
@@ -99,6 +101,10 @@ export function moeExperts(c: CudaCtx, x: CudaTensor, routing: Routing<CudaTenso
     if (routing.experts.dtype !== 'i32') {
       ids = scratch(N * K * 4);
       c.kernels.launch('f32_to_i32', c.blocks(N * K), 256, [c.contig(routing.experts).ptr, ids, N * K]);
+    }
+    // more tokens than the GEMV paths take well: grouped tensor-core GEMMs on the device (graph-capturable)
+    if (N > MOE_FUSED_MAX_TOKENS && process.env.NEMOTRON_CUDA_MOE_GEMM !== 'host' && moeGroupedApplies(dtype, up.length, H, I)) {
+      if (moeGroupedExperts(c, { x: xc, ids, wts: wts.ptr, upTable: upT, downTable: downT, out: out.ptr, K, E: up.length, I, precise: c.precise }, scratch)) return;
     }
     if (c.dev.mode === 'eager' && dtype === 'bf16' && N >= MOE_GEMM_MIN_TOKENS) {
       groupedGemm(c, xc, ids, wts.ptr, up, down, out.ptr, N, K, H, I, scratch);
