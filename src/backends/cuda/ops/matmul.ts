@@ -5,8 +5,8 @@
  */
 import type { CudaCtx, CudaTensor } from '../tensor.js';
 
-/** Largest row count that takes the GEMV path. */
-export const GEMV_MAX_ROWS = 16;
+/** Largest row count that takes the GEMV path (NEMOTRON_CUDA_GEMV_MAX_ROWS overrides it, for tuning runs). */
+export const GEMV_MAX_ROWS = Number(process.env.NEMOTRON_CUDA_GEMV_MAX_ROWS ?? 16);
 
 export function matmul(c: CudaCtx, x: CudaTensor, w: CudaTensor, opts: { precise?: boolean } = {}): CudaTensor {
   c.live(x, w);
