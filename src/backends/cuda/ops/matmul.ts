@@ -5,8 +5,12 @@
  */
 import type { CudaCtx, CudaTensor } from '../tensor.js';
 
-/** Largest row count that takes the GEMV path (NEMOTRON_CUDA_GEMV_MAX_ROWS overrides it, for tuning runs). */
-export const GEMV_MAX_ROWS = Number(process.env.NEMOTRON_CUDA_GEMV_MAX_ROWS ?? 16);
+/**
+ * Largest row count that takes the GEMV path (NEMOTRON_CUDA_GEMV_MAX_ROWS overrides it, for tuning runs). The
+ * GEMV reads every activation row from L1 for each weight load, so it turns L1-bound as rows grow: at batch 8 on
+ * an H200, cuBLAS made the decode step 8.8 ms against 11.4 ms (float32-accurate mode; 7.2 ms with bf16 activations).
+ */
+export const GEMV_MAX_ROWS = Number(process.env.NEMOTRON_CUDA_GEMV_MAX_ROWS ?? 4);
 
 export function matmul(c: CudaCtx, x: CudaTensor, w: CudaTensor, opts: { precise?: boolean } = {}): CudaTensor {
   c.live(x, w);
