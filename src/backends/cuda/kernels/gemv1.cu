@@ -31,11 +31,11 @@ __device__ __forceinline__ float dot_staged(const uint4* u, const float4* xs4, i
   return acc;
 }
 
-// rowPtr(r): the weight row r; prePtr: rows below `preRows` may be read before pdl_wait (weights not chosen by an
-// earlier kernel); out(r, v) stores the row's result.
-template <int MAXL, typename RowPtr, typename Out>
-__device__ __forceinline__ void gemv1_run(const float* x, int K, int M, int preRows, RowPtr rowPtr, Out out) {
-  extern __shared__ float4 xs4[];
+// The shared loop: rowPtr(r) is weight row r; rows below `preRows` may be loaded before pdl_wait (weights that no
+// earlier kernel chose); stage() runs after the wait (e.g. activations into shared memory); xRow(r) gives the
+// activation row of row r as float4s; out(r, v) stores the row's result.
+template <int MAXL, typename RowPtr, typename Stage, typename XRow, typename Out>
+__device__ __forceinline__ void gemv1_core(int K, int M, int preRows, RowPtr rowPtr, Stage stage, XRow xRow, Out out) {
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
   const int K8 = K >> 3;
@@ -44,18 +44,30 @@ __device__ __forceinline__ void gemv1_run(const float* x, int K, int M, int preR
   const bool early = r < M && r < preRows;
   if (early) load_row<MAXL>(u, rowPtr(r), K8, lane);
   pdl_wait();
-  for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) xs4[c] = ((const float4*)x)[c];
-  __syncthreads();
+  stage();
   pdl_launch();
   if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
   while (r < M) {
-    float acc = dot_staged<MAXL>(u, xs4, K8, lane);
+    float acc = dot_staged<MAXL>(u, xRow(r), K8, lane);
     const int rn = r + nw;
     if (rn < M) load_row<MAXL>(u, rowPtr(rn), K8, lane);
     acc = warp_sum(acc);
     if (lane == 0) out(r, acc);
     r = rn;
   }
+}
+
+// One activation row x for every weight row, staged once per block in shared memory (dynamic: K floats).
+template <int MAXL, typename RowPtr, typename Out>
+__device__ __forceinline__ void gemv1_run(const float* x, int K, int M, int preRows, RowPtr rowPtr, Out out) {
+  extern __shared__ float4 xs4[];
+  gemv1_core<MAXL>(
+      K, M, preRows, rowPtr,
+      [&]() {
+        for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) xs4[c] = ((const float4*)x)[c];
+        __syncthreads();
+      },
+      [&](int) { return (const float4*)xs4; }, out);
 }
 
 // y[m] = W[m] . x. grid: persistent (about the SMs' capacity); block 128; shmem K * 4.
@@ -93,35 +105,7 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x
 // As gemv1_run, but each row has its own activation row (xPtr(r), read through L1), all rows of length K.
 template <int MAXL, typename RowPtr, typename XPtr, typename Out>
 __device__ __forceinline__ void gemv1_multi_run(int K, int M, int preRows, RowPtr rowPtr, XPtr xPtr, Out out) {
-  const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
-  const int nw = gridDim.x * wpb;
-  const int K8 = K >> 3;
-  int r = blockIdx.x * wpb + (threadIdx.x >> 5);
-  uint4 u[MAXL];
-  const bool early = r < M && r < preRows;
-  if (early) load_row<MAXL>(u, rowPtr(r), K8, lane);
-  pdl_wait();
-  pdl_launch();
-  if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
-  while (r < M) {
-    const float4* x4 = (const float4*)xPtr(r);
-    float acc = 0.f;
-#pragma unroll
-    for (int j = 0; j < MAXL; j++) {
-      const int c = lane + 32 * j;
-      if (c < K8) {
-        float f[8];
-        unpack8(u[j], f);
-        const float4 a = x4[2 * c], b = x4[2 * c + 1];
-        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-      }
-    }
-    const int rn = r + nw;
-    if (rn < M) load_row<MAXL>(u, rowPtr(rn), K8, lane);
-    acc = warp_sum(acc);
-    if (lane == 0) out(r, acc);
-    r = rn;
-  }
+  gemv1_core<MAXL>(K, M, preRows, rowPtr, [] {}, [&](int r) { return (const float4*)xPtr(r); }, out);
 }
 
 // The MoE down projections of one token as one GEMV over virtual rows of length I: row c H + o (c < S) is the

@@ -42,6 +42,23 @@ __device__ void keep_first_equal(u32* mask, const float* x, int V, u32 k, int ke
   }
 }
 
+// Drops the candidates whose key is below `prefix`; returns (to every thread) how many candidates equal it.
+__device__ u32 cut_below(u32* mask, const float* x, int words, u32 prefix, float* red) {
+  u32 eq = 0;
+  for (int w = threadIdx.x; w < words; w += SB) {
+    u32 bits = mask[w];
+    for (int b = 0; b < 32; b++) {
+      if (!((bits >> b) & 1u)) continue;
+      const u32 k = fkey(x[(w << 5) + b]);
+      if (k < prefix) bits &= ~(1u << b);
+      else if (k == prefix) eq++;
+    }
+    mask[w] = bits;
+  }
+  __syncthreads();
+  return (u32)block_sum((float)eq, red);
+}
+
 // out[r] = a token drawn from row r. temp > 0 (greedy rows use the argmax kernels); topk <= 0 or >= V: off;
 // topp >= 1: off; minp <= 0: off; u in [0, 1). grid: rows; block 1024.
 extern "C" __global__ void PDL __launch_bounds__(SB) sample_rows(const float* logits, int V, const float* temp, const int* topk, const float* topp,
@@ -116,20 +133,7 @@ extern "C" __global__ void PDL __launch_bounds__(SB) sample_rows(const float* lo
       __syncthreads();
     }
     if (enough) {
-      // drop keys below the threshold; count the ties at it
-      u32 eq = 0;
-      for (int w = tid; w < words; w += SB) {
-        u32 bits = mask[w];
-        for (int b = 0; b < 32; b++) {
-          if (!((bits >> b) & 1u)) continue;
-          const u32 k = fkey(x[(w << 5) + b]);
-          if (k < prefix) bits &= ~(1u << b);
-          else if (k == prefix) eq++;
-        }
-        mask[w] = bits;
-      }
-      __syncthreads();
-      const u32 eqAll = (u32)block_sum((float)eq, red);
+      const u32 eqAll = cut_below(mask, x, words, prefix, red);
       __syncthreads();
       if (eqAll > need) keep_first_equal(mask, x, V, prefix, (int)need);
       __syncthreads();
@@ -171,19 +175,7 @@ extern "C" __global__ void PDL __launch_bounds__(SB) sample_rows(const float* lo
       target = self[0];
       __syncthreads();
     }
-    u32 eq = 0;
-    for (int w = tid; w < words; w += SB) {
-      u32 bits = mask[w];
-      for (int b = 0; b < 32; b++) {
-        if (!((bits >> b) & 1u)) continue;
-        const u32 k = fkey(x[(w << 5) + b]);
-        if (k < prefix) bits &= ~(1u << b);
-        else if (k == prefix) eq++;
-      }
-      mask[w] = bits;
-    }
-    __syncthreads();
-    const u32 eqAll = (u32)block_sum((float)eq, red);
+    const u32 eqAll = cut_below(mask, x, words, prefix, red);
     // ties at the threshold each carry q; keep the fewest (>= 1) that reach the target
     const float kv = __uint_as_float((prefix & 0x80000000u) ? (prefix & 0x7fffffffu) : ~prefix);
     const float q = expf((kv - m) * invT);
