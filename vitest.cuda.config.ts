@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/cuda/**/*.test.ts'],
+    setupFiles: ['test/cuda/setup.ts'],
     testTimeout: 600_000,
     hookTimeout: 600_000,
     pool: 'forks',
