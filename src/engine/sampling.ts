@@ -5,6 +5,7 @@
  */
 import type { RowSampling } from '../ops/ops.js';
 import { Rng } from './rng.js';
+import { selectCrossing, selectTopK } from './select.js';
 
 /** Per-request sampling settings; omitted fields are off. */
 export interface SamplingParams {
@@ -99,41 +100,45 @@ export class Sampler {
     }
     const temperature = p.temperature ?? 1;
     if (temperature === 0) return argmax(logits);
-
-    // candidates sorted by logit (descending); top-k cuts the list before any softmax
-    let cand = Array.from(logits.keys());
-    const k = p.topK ?? 0;
-    cand.sort((a, b) => logits[b] - logits[a] || a - b);
-    if (k > 0 && k < cand.length) cand = cand.slice(0, k);
-    const max = logits[cand[0]];
-    let probs = cand.map((i) => Math.exp((logits[i] - max) / temperature));
-    let sum = probs.reduce((a, b) => a + b, 0);
-    probs = probs.map((v) => v / sum);
-    const topP = p.topP ?? 1;
-    if (topP < 1) {
-      let acc = 0;
-      let keep = 0;
-      while (keep < probs.length && acc < topP) acc += probs[keep++];
-      cand = cand.slice(0, Math.max(1, keep));
-      probs = probs.slice(0, cand.length);
-    }
-    const minP = p.minP ?? 0;
-    if (minP > 0) {
-      const cut = minP * probs[0];
-      const keep = probs.findIndex((v) => v < cut);
-      if (keep > 0) {
-        cand = cand.slice(0, keep);
-        probs = probs.slice(0, keep);
-      }
-    }
-    sum = probs.reduce((a, b) => a + b, 0);
-    let u = this.rng.next() * sum;
-    for (let i = 0; i < cand.length; i++) {
-      u -= probs[i];
-      if (u < 0) return cand[i];
-    }
-    return cand[cand.length - 1];
+    return drawFiltered(logits, temperature, p.topK ?? 0, p.topP ?? 1, p.minP ?? 0, this.rng.next());
   }
+}
+
+/**
+ * temperature -> top-k -> top-p -> min-p -> draw over `logits` (penalties already applied), with u uniform in
+ * [0, 1): the token that walking the candidates in rank order (logit descending, ties to the lower id) would pick.
+ * NaN and -Infinity logits are never drawn; when every logit is, the argmax.
+ */
+export function drawFiltered(logits: Float64Array, temperature: number, topK: number, topP: number, minP: number, u: number): number {
+  const V = logits.length;
+  let ids = new Int32Array(V);
+  let n = 0;
+  for (let i = 0; i < V; i++) if (logits[i] > -Infinity) ids[n++] = i; // false for NaN
+  if (n === 0) return argmax(logits);
+  if (topK > 0 && topK < n) {
+    selectTopK(logits, ids.subarray(0, n), topK);
+    n = topK;
+  }
+  ids = ids.subarray(0, n);
+  let max = -Infinity;
+  for (const t of ids) if (logits[t] > max) max = logits[t];
+  const w = new Float64Array(V); // relative probabilities exp((l - max) / T) of the candidates
+  let z = 0;
+  for (const t of ids) z += w[t] = Math.exp((logits[t] - max) / temperature);
+  if (topP < 1) {
+    // keep while the running probability is below top_p: up to and including the token that reaches it
+    n = selectCrossing(logits, w, ids, n, topP * z, true) + 1;
+    ids = ids.subarray(0, n);
+  }
+  if (minP > 0) {
+    // p >= min_p * p_max, and p_max's relative weight is 1: a prefix of the rank order
+    let m = 0;
+    for (const t of ids) if (w[t] >= minP) ids[m++] = t;
+    ids = ids.subarray(0, Math.max(1, m));
+  }
+  let s = 0;
+  for (const t of ids) s += w[t];
+  return ids[selectCrossing(logits, w, ids, ids.length, u * s, false)];
 }
 
 export function argmax(a: ArrayLike<number>): number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Sampler } from '../../src/engine/sampling.js';
+import { drawFiltered, Sampler } from '../../src/engine/sampling.js';
+import { Rng } from '../../src/engine/rng.js';
 
 const logits = Float32Array.from([2.0, 1.0, 0.5, -1.0, 3.0]); // softmax order: 4, 0, 1, 2, 3
 const softmax = (x: number[]) => {
@@ -80,5 +81,63 @@ describe('Sampler', () => {
     expect(() => new Sampler({ minP: 2 })).toThrow(/min_p/);
     expect(() => new Sampler({ repetitionPenalty: 0 })).toThrow(/repetition_penalty/);
     expect(() => new Sampler({ seed: 0.5 })).toThrow(/seed/);
+  });
+});
+
+describe('drawFiltered (selection instead of sorting) equals the sorted walk', () => {
+  /** The sampler's semantics as a plain sort-and-walk: the reference the selection-based version must match. */
+  function sortedWalk(logits: Float64Array, T: number, topK: number, topP: number, minP: number, u: number): number {
+    let cand = Array.from(logits.keys()).filter((i) => logits[i] > -Infinity);
+    cand.sort((a, b) => logits[b] - logits[a] || a - b);
+    if (topK > 0 && topK < cand.length) cand = cand.slice(0, topK);
+    const max = logits[cand[0]];
+    let probs = cand.map((i) => Math.exp((logits[i] - max) / T));
+    const z = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((v) => v / z);
+    if (topP < 1) {
+      let acc = 0;
+      let keep = 0;
+      while (keep < probs.length && acc < topP) acc += probs[keep++];
+      cand = cand.slice(0, Math.max(1, keep));
+      probs = probs.slice(0, cand.length);
+    }
+    if (minP > 0) {
+      const keep = probs.findIndex((v) => v < minP * probs[0]);
+      if (keep > 0) {
+        cand = cand.slice(0, keep);
+        probs = probs.slice(0, keep);
+      }
+    }
+    let t = u * probs.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < cand.length; i++) if ((t -= probs[i]) < 0) return cand[i];
+    return cand[cand.length - 1];
+  }
+
+  it('2,400 draws over random logits (with ties, -inf and NaN) and settings pick the same tokens', () => {
+    const rng = new Rng(99);
+    let checked = 0;
+    for (let trial = 0; trial < 120; trial++) {
+      const V = 1 + Math.floor(rng.next() * 3000);
+      const logits = Float64Array.from({ length: V }, () => Math.round((rng.next() * 2 - 1) * 6 * 8) / 8); // coarse: many ties
+      if (V > 10) {
+        logits[3] = -Infinity;
+        logits[7] = NaN;
+      }
+      const T = 0.3 + rng.next() * 1.5;
+      const topK = rng.next() < 0.5 ? 0 : 1 + Math.floor(rng.next() * 60);
+      const topP = rng.next() < 0.4 ? 1 : 0.05 + rng.next() * 0.94;
+      const minP = rng.next() < 0.5 ? 0 : rng.next() * 0.3;
+      for (let d = 0; d < 20; d++) {
+        const u = rng.next();
+        const want = sortedWalk(logits, T, topK, topP, minP, u);
+        expect(drawFiltered(logits, T, topK, topP, minP, u), `trial ${trial} draw ${d}`).toBe(want);
+        checked++;
+      }
+    }
+    expect(checked).toBe(2400);
+  });
+
+  it('all logits -inf or NaN: the argmax rule, no throw', () => {
+    expect(drawFiltered(Float64Array.from([-Infinity, NaN, -Infinity]), 1, 0, 1, 0, 0.5)).toBe(0);
   });
 });
