@@ -178,31 +178,6 @@ __device__ __forceinline__ void moe_up_impl(const float* x, int ldx, const int* 
 extern "C" __global__ void moe_up_bf16(const float* x, int ldx, const int* ids, const int* order, const u64* upPtrs, float* act, int K, int H, int I) { moe_up_impl<bf16>(x, ldx, ids, order, upPtrs, act, K, H, I); }
 extern "C" __global__ void moe_up_f32(const float* x, int ldx, const int* ids, const int* order, const u64* upPtrs, float* act, int K, int H, int I) { moe_up_impl<float>(x, ldx, ids, order, upPtrs, act, K, H, I); }
 
-// out[n, o] = sum_k w[n, k] * (down_{e_k}[o] . act[n K + k]); one token per grid row, no atomics.
-// grid: (ceil(H / warpsPerBlock), N)
-template <typename WT>
-__device__ __forceinline__ void moe_down_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, float* out, int K, int H, int I) {
-  const int lane = threadIdx.x & 31;
-  const int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  if (o >= H) return;
-  const long long n = blockIdx.y;
-  const bool vecW = sizeof(WT) == 2 ? (I & 7) == 0 : (I & 3) == 0;
-  float total = 0.f;
-  for (int k = 0; k < K; k++) {
-    const long long p = n * K + k;
-    const WT* W = (const WT*)downPtrs[ids[p]] + (long long)o * I;
-    const float* a = act + p * I;
-    const bool vec = vecW && aligned16(a) && aligned16(W);
-    float acc[1] = {0.f};
-    if (sizeof(WT) == 2) dot_row_bf16<1>((const bf16*)W, a, I, 1, I, vec, lane, acc);
-    else dot_row_f32<1>((const float*)W, a, I, 1, I, vec, lane, acc);
-    total += wts[p] * warp_sum(acc[0]);
-  }
-  if (lane == 0) out[n * H + o] = total;
-}
-extern "C" __global__ void moe_down_bf16(const float* act, const int* ids, const float* wts, const u64* downPtrs, float* out, int K, int H, int I) { moe_down_impl<bf16>(act, ids, wts, downPtrs, out, K, H, I); }
-extern "C" __global__ void moe_down_f32(const float* act, const int* ids, const float* wts, const u64* downPtrs, float* out, int K, int H, int I) { moe_down_impl<float>(act, ids, wts, downPtrs, out, K, H, I); }
-
 // Per-pair down projection (sorted order, larger batches): outPair[p, o] = down_e[o] . act[p]. grid: (ceil(H/wpb), pairs)
 template <typename WT>
 __device__ __forceinline__ void moe_down_pairs_impl(const float* act, const int* ids, const int* order, const u64* downPtrs, float* outPair, int H, int I) {

@@ -69,6 +69,6 @@ function gemv1(c: CudaCtx, x: number, w: CudaTensor, y: number): boolean {
   const lanes = gemv1Lanes(K);
   // rows of more than 3072 (out_proj's 4096): the warp-per-row kernel measured faster (Nsight Compute, H200)
   if (w.dtype !== 'bf16' || !w.contiguous || lanes !== 12 || x % 16 || w.ptr % 16) return false;
-  c.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M], K * 4);
+  c.kernels.launch('gemv1_bf16_l12', gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M], K * 4);
   return true;
 }
