@@ -127,7 +127,7 @@ export function moeExperts(c: CudaCtx, x: CudaTensor, routing: Routing<CudaTenso
     }
     c.kernels.launch(`moe_up_${t}`, [Math.ceil(I / 8), NK], 256, [xc.ptr, xc.ld, ids, order, upT, act, K, H, I]);
     // one block row per (token, slot) pair, then a deterministic weighted sum per token: at batch 1 this runs 6x
-    // more warps in parallel than looping over the slots inside one kernel (moe_down_*), which was latency-bound
+    // more warps in parallel than looping over the slots inside one kernel (an earlier version, latency-bound)
     const rows = scratch(NK * H * 4);
     c.kernels.launch(`moe_down_pairs_${t}`, [Math.ceil(H / 8), NK], 256, [act, ids, order, downT, rows, H, I]);
     c.kernels.launch('moe_combine', [Math.ceil(H / 256), N], 256, [rows, null, wts.ptr, out.ptr, K, H]);
