@@ -19,7 +19,7 @@ export const EMU_FLAGS = { earlyCopies: 1, reverseBlocks: 2, reverseThreads: 4 }
 export interface EmuKernels {
   /** Launches `name` and runs it to completion; throws with the emulator's message on a fault. */
   launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem?: number): void;
-  /** A zero-initialised-looking buffer is a bug magnet: new buffers hold 0xff bytes. */
+  /** A new buffer of `bytes` bytes, filled with 0xff (unwritten floats read NaN, ints -1); returns its address. */
   alloc(bytes: number): number;
   /** Copies `data` into a new buffer and returns its address. */
   upload(data: Typed): number;
