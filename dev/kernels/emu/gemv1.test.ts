@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randn } from '../../../test/ops/cases.js';
-import { relErr, toBf16 } from './values.js';
+import { relErr, toBf16 } from '../../../test/helpers/numeric.js';
 import { emuUnavailable } from './build.js';
 import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 

@@ -6,7 +6,7 @@ import { CudaTensor, type CudaCtx } from '../../../src/backends/cuda/tensor.js';
 import { randn } from '../../../test/ops/cases.js';
 import { emuUnavailable } from './build.js';
 import { emuKernels, type EmuKernels } from './emu.js';
-import { relErr, toBf16 } from './values.js';
+import { relErr, toBf16 } from '../../../test/helpers/numeric.js';
 
 // moe_gemm.cu's grouped tensor-core experts (cp.async, ldmatrix, mma.sync m16n8k16 bf16) on the CPU emulator,
 // launched by the real host side (ops/moe-gemm.ts on a stand-in context), against cpu-ref's moeExperts. Tiny

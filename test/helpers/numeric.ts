@@ -1,10 +1,7 @@
-/**
- * Value helpers of the emulator checks. test/cuda/helpers.ts has the same two, but importing it probes the CUDA
- * driver and prints the GPU suites' skip notice, which would mislead here.
- */
+/** Numeric helpers shared by the GPU tests and the kernel emulator checks (no device access here). */
 
-/** float32 values rounded to bf16 (nearest even): the rounded floats and the raw bf16 words. */
-export function toBf16(v: Float32Array): { values: Float32Array; raw: Uint16Array } {
+/** Rounds float32 values to bf16 (nearest even): the rounded floats, the raw bf16 words and their bytes. */
+export function toBf16(v: Float32Array): { values: Float32Array; raw: Uint16Array; bytes: Uint8Array } {
   const u = new Uint32Array(v.buffer, v.byteOffset, v.length);
   const raw = new Uint16Array(v.length);
   const values = new Float32Array(v.length);
@@ -13,7 +10,7 @@ export function toBf16(v: Float32Array): { values: Float32Array; raw: Uint16Arra
     raw[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
     out[i] = raw[i] << 16;
   }
-  return { values, raw };
+  return { values, raw, bytes: new Uint8Array(raw.buffer) };
 }
 
 /** max |a - b| / max |b| (Infinity when a has NaN or infinities). */
