@@ -221,7 +221,9 @@ export class Engine<T extends Tensor = Tensor> {
   /**
    * Draws the step's tokens on the device when the backend can (Ops.sampleRows) and no emitting row needs the
    * logits on the host (logits processors, logprobs, penalties); returns null otherwise. Rows that draw nothing
-   * get a greedy placeholder setting and their result is ignored.
+   * get a greedy placeholder setting and their result is ignored. When the backend declines the rows after the
+   * uniforms were taken, the host draws with the next ones: still reproducible for a seed, as the choice depends
+   * only on the model and the backend.
    */
   private deviceSample(out: T, work: readonly { seq: Sequence<T> }[], emits: readonly boolean[]): Int32Array | null {
     const ops = this.lm.model.ops;

@@ -154,7 +154,8 @@ export interface Ops<T extends Tensor = Tensor> {
   moeBlock?(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[], sharedUp: T, sharedDown: T): T;
   /**
    * Optional: draws one token per row of logits [rows, V] on the device (temperature -> top-k -> top-p -> min-p,
-   * then the inverse CDF at u over the kept tokens in id order), so the logits never travel to the host.
+   * then the inverse CDF at u over the kept tokens in id order), so the logits never travel to the host. Returns
+   * null when the backend cannot draw rows of this length (the caller then samples on the host).
    */
-  sampleRows?(logits: T, rows: readonly RowSampling[]): Int32Array;
+  sampleRows?(logits: T, rows: readonly RowSampling[]): Int32Array | null;
 }

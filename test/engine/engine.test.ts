@@ -168,6 +168,20 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
     expect(a).toEqual(replay);
   });
 
+  it('a backend that declines the rows (sampleRows -> null) leaves the draw to the host', async () => {
+    let asked = 0;
+    const ops = Object.assign(Object.create(new CpuRefBackend()) as CpuRefBackend, {
+      sampleRows() {
+        asked++;
+        return null;
+      },
+    });
+    const dlm = loadModel(fixtureDir('hub-sharded'), ops);
+    const ev = await collect(new Engine(dlm).submit({ prompt: golden.prompts.long, maxTokens: 8, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    expect(ev.map((e) => e.token)).toEqual(golden.greedy.long.tokens.slice(0, 8));
+    expect(asked).toBe(8);
+  });
+
   it('falls back to host sampling for logprobs, logits processors and penalties', async () => {
     const { lm: dlm, calls } = withDevice();
     const engine = new Engine(dlm);

@@ -16,7 +16,7 @@ import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } f
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { matmul } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute } from './ops/moe.js';
-import { sampleInto } from './ops/sample.js';
+import { SAMPLE_MAX_VOCAB, sampleInto } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
 const ALL: ReadonlySet<OpName> = new Set<OpName>([
@@ -260,9 +260,10 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     this.kernels.launch('argmax_final', x.rows, 32, [v.ptr, i.ptr, P, out]);
   }
 
-  /** Draws one token per row of logits on the device (ops/sample.ts) and returns the ids. */
-  sampleRows(x: CudaTensor, rows: readonly RowSampling[]): Int32Array {
+  /** Draws one token per row of logits on the device (ops/sample.ts) and returns the ids; null for rows too long. */
+  sampleRows(x: CudaTensor, rows: readonly RowSampling[]): Int32Array | null {
     this.live(x);
+    if (x.cols > SAMPLE_MAX_VOCAB) return null;
     this.flushPending();
     const out = this.alloc([x.rows], 'i32');
     sampleInto(this, x, rows, out.ptr);
