@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { add, rmsNorm } from '../../../src/backends/cpu/ref/basic.js';
+import { CpuTensor } from '../../../src/backends/cpu/ref/tensor.js';
+import { randn } from '../../../test/ops/cases.js';
+import { relErr } from '../../../test/helpers/numeric.js';
+import { emuUnavailable } from './build.js';
+import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
+
+// residual.cu's add_rms_norm_wide (one 1024-thread block per row, up to 4 values per thread, one block_sum) on
+// the CPU emulator, launched as backend.ts's addRmsNorm does, against cpu-ref's add then rmsNorm. Widths below one
+// block, between, and the 4096 limit leave idle threads and partial passes.
+const why = emuUnavailable();
+if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
+
+describe.skipIf(!!why)('residual.cu on the CPU emulator', () => {
+  let e: EmuKernels;
+  beforeAll(() => {
+    e = emuKernels('residual.cu');
+  });
+  afterAll(() => e?.freeAll());
+
+  it.each([
+    [3, 1000, 0],
+    [2, 2688, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
+    [1, 4096, 0],
+  ])('add_rms_norm_wide: %i rows of %i (flags %i)', (rows, H, flags) => {
+    const a = randn(1, rows * H);
+    const b = randn(2, rows * H, 0.5);
+    const w = randn(3, H);
+    const eps = 1e-5;
+    const h = e.alloc(rows * H * 4);
+    const out = e.alloc(rows * H * 4);
+    e.setFlags(flags);
+    e.launch('add_rms_norm_wide', rows, 1024, [e.upload(a), e.upload(b), h, e.upload(w), out, H, eps]);
+    const sum = add(new CpuTensor(a, [rows, H]), new CpuTensor(b, [rows, H]));
+    // the residual is the same float32 add, so exact; the norm sums squares in another order
+    expect(e.download(h, new Float32Array(rows * H))).toEqual(sum.data);
+    expect(relErr(e.download(out, new Float32Array(rows * H)), rmsNorm(sum, new CpuTensor(w, [H]), eps).data)).toBeLessThanOrEqual(1e-5);
+  });
+});
