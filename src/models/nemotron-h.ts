@@ -4,7 +4,7 @@
  * final RMSNorm, untied lm_head (model-spec 2-6). Several sequences are packed along dim 0 (varlen), each with
  * its own state, so prefill, chunked prefill, decode and batches of mixed lengths are the same call.
  */
-import type { KvCache, MambaState, Ops, Segment, Tensor } from '../ops/ops.js';
+import type { KvCache, MambaMixerParams, MambaState, Ops, Segment, SsmDims, Tensor } from '../ops/ops.js';
 import type { NemotronHConfig } from './config.js';
 
 /** Weights by canonical name, already on the backend. */
@@ -95,21 +95,29 @@ export class NemotronH<T extends Tensor> {
   private mamba(i: number, u: T, segments: Segment[], states: MambaState<T>[]): T {
     const { ops, config: c } = this;
     const m = `layers.${i}.mixer.`;
-    const gs = c.nGroups * c.ssmStateSize;
     let proj = ops.matmul(u, this.weight(`${m}in_proj.weight`)); // [N, dInner + convDim + heads]
     if (c.mambaProjBias) proj = ops.addBias(proj, this.weight(`${m}in_proj.bias`));
-    const [z, xBC, dt] = ops.splitCols(proj, [c.dInner, c.convDim, c.mambaNumHeads]);
-    const conv = ops.mambaConv(xBC, this.convWeight(m), c.useConvBias ? this.weight(`${m}conv1d.bias`) : null, segments, states.map((s) => s.conv));
-    const [x, B, C] = ops.splitCols(conv, [c.dInner, gs, gs]);
-    const y = ops.ssmScan(
-      x, dt, B, C, this.weight(`${m}A_log`), this.weight(`${m}D`), this.weight(`${m}dt_bias`),
-      { heads: c.mambaNumHeads, headDim: c.mambaHeadDim, stateSize: c.ssmStateSize, groups: c.nGroups, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1] },
-      segments, states.map((s) => s.ssm),
-    ); // [N, dInner]
-    const o = ops.gatedRmsNorm(y, z, this.weight(`${m}norm.weight`), c.dInner / c.nGroups, c.normEps);
+    const dims: SsmDims = { heads: c.mambaNumHeads, headDim: c.mambaHeadDim, stateSize: c.ssmStateSize, groups: c.nGroups, dtMin: c.timeStepLimit[0], dtMax: c.timeStepLimit[1] };
+    const convB = c.useConvBias ? this.weight(`${m}conv1d.bias`) : null;
+    const params: MambaMixerParams<T> = {
+      dims, dInner: c.dInner, convDim: c.convDim, convW: this.convWeight(m), convB, aLog: this.weight(`${m}A_log`), d: this.weight(`${m}D`),
+      dtBias: this.weight(`${m}dt_bias`), normW: this.weight(`${m}norm.weight`), normGroupSize: c.dInner / c.nGroups, eps: c.normEps,
+    };
+    const o = ops.mambaMixer?.(proj, params, segments, states) ?? this.mambaCore(proj, params, segments, states); // [N, dInner]
     let out = ops.matmul(o, this.weight(`${m}out_proj.weight`)); // [N, H]
     if (c.mambaProjBias) out = ops.addBias(out, this.weight(`${m}out_proj.bias`));
     return out;
+  }
+
+  /** conv -> scan -> gated norm as separate ops (model-spec 3.3-3.7). */
+  private mambaCore(proj: T, p: MambaMixerParams<T>, segments: Segment[], states: MambaState<T>[]): T {
+    const { ops } = this;
+    const gs = p.dims.groups * p.dims.stateSize;
+    const [z, xBC, dt] = ops.splitCols(proj, [p.dInner, p.convDim, p.dims.heads]);
+    const conv = ops.mambaConv(xBC, p.convW, p.convB, segments, states.map((s) => s.conv));
+    const [x, B, C] = ops.splitCols(conv, [p.dInner, gs, gs]);
+    const y = ops.ssmScan(x, dt, B, C, p.aLog, p.d, p.dtBias, p.dims, segments, states.map((s) => s.ssm)); // [N, dInner]
+    return ops.gatedRmsNorm(y, z, p.normW, p.normGroupSize, p.eps);
   }
 
   private convWeight(m: string): T {

@@ -46,6 +46,21 @@ export interface RouteDims {
   scale: number; // routed_scaling_factor
 }
 
+/** Everything the fused Mamba-2 mixer core needs besides its input (see Ops.mambaMixer). */
+export interface MambaMixerParams<T extends Tensor> {
+  dims: SsmDims;
+  dInner: number; // heads * headDim: z and x widths
+  convDim: number; // dInner + 2 * groups * stateSize: the xBC width
+  convW: T; // [convDim, K]
+  convB: T | null; // [convDim]
+  aLog: T; // [heads]
+  d: T; // [heads]
+  dtBias: T; // [heads]
+  normW: T; // [dInner]
+  normGroupSize: number; // channels per gated-norm group (dInner / groups)
+  eps: number;
+}
+
 /** Per-layer, per-sequence recurrent state of a Mamba layer. */
 export interface MambaState<T extends Tensor> {
   conv: T; // [convDim, K-1] raw (pre-conv) xBC of the last K-1 tokens, oldest first
@@ -152,6 +167,13 @@ export interface Ops<T extends Tensor = Tensor> {
    * the composition otherwise.
    */
   moeBlock?(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[], sharedUp: T, sharedDown: T): T;
+  /**
+   * Optional fused Mamba-2 mixer core: given the in_proj output proj [N, dInner + convDim + heads] (z | xBC | dt),
+   * returns gatedRmsNorm(ssmScan(split(mambaConv(xBC))), z) [N, dInner] with the same state updates as the
+   * composition, same values up to float32 rounding. Returns null when it does not apply (e.g. a backend fuses only
+   * decode steps); the model then runs the composition.
+   */
+  mambaMixer?(proj: T, p: MambaMixerParams<T>, segments: readonly Segment[], states: readonly MambaState<T>[]): T | null;
   /**
    * Optional: draws one token per row of logits [rows, V] on the device (temperature -> top-k -> top-p -> min-p,
    * then the inverse CDF at u over the kept tokens in id order), so the logits never travel to the host. Returns

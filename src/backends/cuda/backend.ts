@@ -5,7 +5,7 @@
  * many rows go to cuBLAS. Temporaries live in a step arena recycled by `beginStep()` (called by the model at the
  * start of each forward): read a forward's results before starting the next one.
  */
-import type { AttnDims, KvCache, OpName, Ops, RouteDims, RowSampling, Routing, Segment, SsmDims } from '../../ops/ops.js';
+import type { AttnDims, KvCache, MambaMixerParams, MambaState, OpName, Ops, RouteDims, RowSampling, Routing, Segment, SsmDims } from '../../ops/ops.js';
 import { toFloat32 as bytesToFloat32, type FileDType } from '../../loaders/dtype.js';
 import { Blas } from './blas.js';
 import { CudaDevice } from './device.js';
@@ -14,6 +14,7 @@ import { OpProfiler } from './profile.js';
 import { attention } from './ops/attention.js';
 import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
+import { mambaMixerStep } from './ops/mamba-step.js';
 import { matmul } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute } from './ops/moe.js';
 import { SAMPLE_MAX_VOCAB, sampleInto } from './ops/sample.js';
@@ -339,6 +340,9 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   }
   gatedRmsNorm(y: CudaTensor, z: CudaTensor, w: CudaTensor, groupSize: number, eps: number): CudaTensor {
     return this.t('gatedRmsNorm', () => gatedRmsNorm(this, y, z, w, groupSize, eps));
+  }
+  mambaMixer(proj: CudaTensor, p: MambaMixerParams<CudaTensor>, segments: readonly Segment[], states: readonly MambaState<CudaTensor>[]): CudaTensor | null {
+    return this.t('mambaMixer (fused)', () => mambaMixerStep(this, proj, p, segments, states));
   }
   attention(q: CudaTensor, k: CudaTensor, v: CudaTensor, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): CudaTensor {
     return this.t('attention', () => attention(this, q, k, v, dims, segments, caches as CudaKvCache[]));
