@@ -106,6 +106,49 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(u3), ref.toFloat32(ref.rmsNorm(h3Ref, w.cpu, 1e-5)), 1e-4, '70 rows');
   });
 
+  it('batch 1: the add + RMSNorm run inside the GEMV / router that reads them (one launch), and flush when read otherwise', () => {
+    const g = b();
+    const H = 2688;
+    const a = act(g, 21, [1, H], 2);
+    const y = act(g, 22, [1, H], 2);
+    const w = act(g, 23, [H]);
+    const wq = weight(g, 24, [4096, H], 1 / Math.sqrt(H));
+    const wk = weight(g, 25, [256, H], 1 / Math.sqrt(H));
+    const hRef = ref.add(a.cpu, y.cpu);
+    const uRef = ref.rmsNorm(hRef, w.cpu, 1e-5);
+    let launches = g.kernels.launches;
+    const h = G(g).gatherRows(G(g).add(a.gpu, y.gpu), Int32Array.of(0)); // identity gather: no launch, add still pending
+    const u = G(g).rmsNorm(h, w.gpu, 1e-5);
+    expect(g.kernels.launches - launches).toBe(0);
+    const q = G(g).matmul(u, wq.gpu); // gemv1_norm_bf16_l12: add + norm + GEMV
+    expect(g.kernels.launches - launches).toBe(1);
+    const k = G(g).matmul(u, wk.gpu); // reads u, which block 0 of the fused kernel wrote
+    expect(g.kernels.launches - launches).toBe(2);
+    expectClose(G(g).toFloat32(q), ref.toFloat32(ref.matmul(uRef, wq.cpu)), 1e-5, 'q');
+    expectClose(G(g).toFloat32(k), ref.toFloat32(ref.matmul(uRef, wk.cpu)), 1e-5, 'k');
+    expectClose(G(g).toFloat32(h), ref.toFloat32(hRef), 0, 'sum');
+    expectClose(G(g).toFloat32(u), ref.toFloat32(uRef), 1e-5, 'norm');
+    // the router reads the normalised row: router_topk_norm_bf16
+    const E = 128;
+    const gate = weight(g, 26, [E, H], 1 / Math.sqrt(H));
+    const bias = act(g, 27, [E], 0.1);
+    const dims = { experts: E, topK: 6, nGroup: 1, topkGroup: 1, normTopkProb: true, scale: 2.5 };
+    launches = g.kernels.launches;
+    const u2 = G(g).rmsNorm(G(g).add(a.gpu, y.gpu), w.gpu, 1e-5);
+    const r = G(g).moeRoute(u2, gate.gpu, bias.gpu, dims);
+    expect(g.kernels.launches - launches).toBe(1);
+    const rRef = ref.moeRoute(uRef, gate.cpu, bias.cpu, dims);
+    expect(Array.from(G(g).toFloat32(r.experts))).toEqual(Array.from(ref.toFloat32(rRef.experts)));
+    expectClose(G(g).toFloat32(r.weights), ref.toFloat32(rRef.weights), 1e-5, 'router weights');
+    expectClose(G(g).toFloat32(u2), ref.toFloat32(uRef), 1e-5, 'norm written by the router');
+    // read directly: the deferred norm is launched on its own (add_rms_norm_wide)
+    const u3 = G(g).rmsNorm(G(g).add(a.gpu, y.gpu), w.gpu, 1e-5);
+    expectClose(G(g).toFloat32(u3), ref.toFloat32(uRef), 1e-5, 'flushed norm');
+    // a plain norm of one row (no add), into a GEMV
+    const u4 = G(g).rmsNorm(a.gpu, w.gpu, 1e-5);
+    expectClose(G(g).toFloat32(G(g).matmul(u4, wk.gpu)), ref.toFloat32(ref.matmul(ref.rmsNorm(a.cpu, w.cpu, 1e-5), wk.cpu)), 1e-5, 'plain norm + GEMV');
+  });
+
   const moeCases: Array<{ E: number; K: number; H: number; I: number; N: number; nGroup?: number; topkGroup?: number }> = [
     { E: 8, K: 6, H: 2688, I: 1856, N: 1 },
     { E: 8, K: 6, H: 2688, I: 1856, N: 5 },

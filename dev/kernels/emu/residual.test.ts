@@ -37,4 +37,13 @@ describe.skipIf(!!why)('residual.cu on the CPU emulator', () => {
     expect(e.download(h, new Float32Array(rows * H))).toEqual(sum.data);
     expect(relErr(e.download(out, new Float32Array(rows * H)), rmsNorm(sum, new CpuTensor(w, [H]), eps).data)).toBeLessThanOrEqual(1e-5);
   });
+
+  it('add_rms_norm_wide with no b and no h: a plain RMSNorm of a (the flush of a deferred norm)', () => {
+    const H = 2688;
+    const a = randn(4, H);
+    const w = randn(5, H);
+    const out = e.alloc(H * 4);
+    e.launch('add_rms_norm_wide', 1, 1024, [e.upload(a), null, null, e.upload(w), out, H, 1e-5]);
+    expect(relErr(e.download(out, new Float32Array(H)), rmsNorm(new CpuTensor(a, [1, H]), new CpuTensor(w, [H]), 1e-5).data)).toBeLessThanOrEqual(1e-5);
+  });
 });

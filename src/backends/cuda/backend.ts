@@ -16,7 +16,8 @@ import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } f
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { mambaMixerStep } from './ops/mamba-step.js';
 import { matmul } from './ops/matmul.js';
-import { moeBlockFused, moeExperts, moeRoute } from './ops/moe.js';
+import { moeBlockFused, moeExperts, moeRoute, routerCounter } from './ops/moe.js';
+import { type DeferredNorm, gemv1Norm, launchNorm, normDeferrable, routeNorm } from './ops/fused-norm.js';
 import { SAMPLE_MAX_VOCAB, sampleInto } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
@@ -54,6 +55,11 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
    * the next layer's norm of h) the two run as one kernel; any other op, read or copy launches it first.
    */
   private pendingAdd: { a: number; b: number; out: CudaTensor } | null = null;
+  /**
+   * A batch-1 RMSNorm (and the add before it) not launched yet: the GEMV or router that reads its output stages it
+   * (ops/fused-norm.ts); any other op, read or copy launches it first.
+   */
+  private pendingNorm: DeferredNorm | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -128,12 +134,18 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
-  /** Launches a deferred `add` (see pendingAdd); a no-op when none is pending. */
+  /** Launches a deferred `add` or norm (see pendingAdd, pendingNorm); a no-op when none is pending. */
   flushPending(): void {
     const p = this.pendingAdd;
-    if (!p) return;
-    this.pendingAdd = null;
-    this.kernels.launch('add_f32', this.blocks(p.out.numel), 256, [p.a, p.b, p.out.ptr, p.out.numel]);
+    if (p) {
+      this.pendingAdd = null;
+      this.kernels.launch('add_f32', this.blocks(p.out.numel), 256, [p.a, p.b, p.out.ptr, p.out.numel]);
+    }
+    const n = this.pendingNorm;
+    if (n) {
+      this.pendingNorm = null;
+      launchNorm(this, n);
+    }
   }
 
   /** Starts a step: temporaries of the previous step become invalid and their memory is reused. */
@@ -300,6 +312,29 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return out;
   }
 
+  /** Defers u = RMSNorm(x) of one row (with the deferred add that makes x, if any) into the op that reads u. */
+  private deferNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
+    this.live(x, w);
+    const wf = this.f32(w);
+    if (wf.numel !== x.cols) throw new Error(`rmsNorm: weight of ${wf.numel} for rows of ${x.cols}`);
+    const p = this.pendingAdd && this.pendingAdd.out === x ? this.pendingAdd : null;
+    if (p) this.pendingAdd = null;
+    this.flushPending(); // anything else deferred runs first, in program order
+    const out = this.alloc(x.shape);
+    this.pendingNorm = { a: p ? p.a : x.ptr, b: p ? p.b : 0, h: p ? x.ptr : 0, w: wf.ptr, eps, H: x.cols, out };
+    return out;
+  }
+
+  /** Runs `fused` with the pending norm if `x` is its output; null when there is none or `fused` declines. */
+  private withNorm<R>(x: CudaTensor, name: string, fused: (n: DeferredNorm) => R | null): R | null {
+    const n = this.pendingNorm;
+    if (!n || n.out !== x) return null;
+    this.pendingNorm = null; // taken: launches inside `fused` must not flush it
+    const r = this.profiler ? this.profiler.time(name, () => fused(n)) : fused(n);
+    if (r === null) this.pendingNorm = n;
+    return r;
+  }
+
   /** RMSNorm of x = a + b with the deferred add in the same kernel (x is written too: it is the next residual). */
   private addRmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
     const p = this.pendingAdd!;
@@ -317,16 +352,27 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
 
   embed(table: CudaTensor, ids: Int32Array): CudaTensor { return this.t('embed', () => embed(this, table, ids)); }
   rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
+    if (normDeferrable(x) && (!this.pendingAdd || this.pendingAdd.out === x)) return this.deferNorm(x, w, eps);
     if (this.pendingAdd && this.pendingAdd.out === x && x.contiguous) {
       const fused = () => this.addRmsNorm(x, w, eps);
       return this.profiler ? this.profiler.time('add+rmsNorm', fused) : fused();
     }
     return this.t('rmsNorm', () => rmsNorm(this, x, w, eps));
   }
-  matmul(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
+  matmul(x: CudaTensor, w: CudaTensor): CudaTensor {
+    return this.withNorm(x, 'rmsNorm+matmul (fused)', (n) => gemv1Norm(this, n, w)) ?? this.matmulPlain(x, w);
+  }
+  private matmulPlain(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
   add(a: CudaTensor, b: CudaTensor): CudaTensor { return this.t('add', () => this.addDeferred(a, b)); }
   addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return this.t('addBias', () => addBias(this, x, b)); }
-  gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor { return this.t('gatherRows', () => gatherRows(this, x, rows)); }
+  gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor {
+    // every row in order (a decode step's last tokens): x itself, so a deferred add stays fusable with the final norm
+    if (rows.length === x.rows && rows.every((r, i) => r === i)) {
+      this.live(x);
+      return x;
+    }
+    return this.t('gatherRows', () => gatherRows(this, x, rows));
+  }
   splitCols(x: CudaTensor, widths: readonly number[]): CudaTensor[] { return splitCols(this, x, widths); }
   relu2(x: CudaTensor): CudaTensor { return this.t('relu2', () => relu2(this, x)); }
   mambaConv(xBC: CudaTensor, w: CudaTensor, b: CudaTensor | null, segments: readonly Segment[], states: readonly CudaTensor[]): CudaTensor {
@@ -348,6 +394,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return this.t('attention', () => attention(this, q, k, v, dims, segments, caches as CudaKvCache[]));
   }
   moeRoute(x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims): Routing<CudaTensor> {
+    const fused = this.withNorm(x, 'rmsNorm+moeRoute (fused)', (n) => routeNorm(this, n, gate, bias, dims, routerCounter(this)));
+    if (fused) return fused;
     return this.t('moeRoute', () => moeRoute(this, x, gate, bias, dims));
   }
   moeExperts(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[]): CudaTensor {

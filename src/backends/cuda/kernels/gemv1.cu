@@ -78,6 +78,18 @@ __device__ __forceinline__ void gemv1_impl(const float* x, const bf16* W, float*
 }
 extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l12(const float* x, const bf16* W, float* y, int K, int M) { gemv1_impl<12>(x, W, y, K, M); }
 
+// gemv1 of RMSNorm(a + b): the norm (and the residual add before it) of the consuming GEMV's input row staged in
+// every block (stage_norm_row); block 0 writes the sum to h and the normalised row to u. b, h, u may be null.
+// Replaces a separate add + RMSNorm launch per layer at batch 1. grid: persistent; block 128; shmem K * 4.
+extern "C" __global__ void PDL __launch_bounds__(128, 7) gemv1_norm_bf16_l12(const float* a, const float* b, float* h, const float* nw, float eps, float* u,
+                                                                          const bf16* W, float* y, int K, int M) {
+  extern __shared__ float4 xn4[];
+  __shared__ float red[32];
+  gemv1_core<12>(
+      K, M, M, [&](int r) { return W + (long long)r * K; }, [&]() { stage_norm_row(a, b, h, nw, eps, u, (float*)xn4, K, red); },
+      [&](int) { return (const float4*)xn4; }, [&](int r, float v) { y[r] = v; });
+}
+
 // The MoE up projections of one token with relu^2, as one GEMV over "virtual rows": rows [0, Is) are the shared
 // expert's (read before pdl_wait: no routing needed), rows Is + k I + i are row i of routed expert ids[k].
 // act: [Is + K I] (the shared expert's activations first). grid: persistent; block 128; shmem H * 4.

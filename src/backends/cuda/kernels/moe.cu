@@ -92,6 +92,16 @@ extern "C" __global__ void moe_topk(const float* logits, const float* bias, int*
   topk_token(logits + (long long)n * E, bias, ids + (long long)n * K, wts + (long long)n * K, E, K, nGroup, topkGroup, normTopk, scale, cs[warp], lane);
 }
 
+// The RMSNorm of the router's input row, fused in at batch 1 (see stage_norm_row in common.cuh).
+struct NormIn {
+  const float* a;
+  const float* b;
+  float* h;
+  const float* w;
+  float eps;
+  float* u;
+};
+
 // Router of a few tokens (decode, N <= 16) and their top-k in one kernel. Block b computes the logits of experts
 // 2b and 2b + 1 for every token: 4 warps per expert row, each over a quarter of H (many loads in flight at batch
 // 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
@@ -99,7 +109,8 @@ extern "C" __global__ void moe_topk(const float* logits, const float* bias, int*
 // grid: ceil(E / 2); block 256.
 template <typename WT>
 __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
-                                                 int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
+                                                 int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale,
+                                                 const NormIn* norm = nullptr) {
   __shared__ float part[8][16];
   __shared__ float cs[8][256];
   __shared__ int last;
@@ -110,6 +121,13 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   if (e < E && h0 < h1) prefetch_l2(gate + (long long)e * H + h0, (long long)(h1 - h0) * sizeof(WT), lane, 32);
   pdl_wait();
   pdl_launch();
+  if (norm) {  // batch 1: x is RMSNorm(a + b), staged here (dynamic shared memory: H floats)
+    extern __shared__ float4 xn4[];
+    __shared__ float red[32];
+    stage_norm_row(norm->a, norm->b, norm->h, norm->w, norm->eps, norm->u, (float*)xn4, H, red);
+    x = (const float*)xn4;
+    ldx = H;
+  }
   float acc[16];
 #pragma unroll
   for (int t = 0; t < 16; t++) acc[t] = 0.f;
@@ -147,6 +165,14 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
 extern "C" __global__ void PDL router_topk_bf16(const float* x, int ldx, const bf16* gate, const float* bias, float* logits, int* ids, float* wts, int* counter,
                                                 int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
   router_topk_impl<bf16>(x, ldx, gate, bias, logits, ids, wts, counter, N, H, E, K, nGroup, topkGroup, normTopk, scale);
+}
+// router_topk_bf16 of one token whose input row is RMSNorm(a + b) (b, h, u may be null; stage_norm_row).
+// grid: ceil(E / 2); block 256; shmem H * 4.
+extern "C" __global__ void PDL router_topk_norm_bf16(const float* a, const float* b, float* h, const float* nw, float eps, float* u, const bf16* gate,
+                                                     const float* bias, float* logits, int* ids, float* wts, int* counter, int H, int E, int K,
+                                                     int nGroup, int topkGroup, int normTopk, float scale) {
+  const NormIn norm = {a, b, h, nw, eps, u};
+  router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
 }
 extern "C" __global__ void PDL router_topk_f32(const float* x, int ldx, const float* gate, const float* bias, float* logits, int* ids, float* wts, int* counter,
                                                int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {

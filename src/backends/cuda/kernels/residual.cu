@@ -8,7 +8,7 @@
 
 // h = a + b (written: the next residual), out = w * h / sqrt(mean(h^2) + eps). Same summation per element as
 // add_f32; the sum of squares is reduced in a different order than add_rms_norm (float32 rounding only).
-// a, b, h, out: [rows, H] contiguous, H <= 4096. grid: rows; block 1024.
+// a, b, h, out: [rows, H] contiguous, H <= 4096; b and h may be null (a plain RMSNorm of a). grid: rows; block 1024.
 extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
   __shared__ float sh[32];
   pdl_wait();
@@ -19,7 +19,7 @@ extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b,
 #pragma unroll
   for (int j = 0; j < RES_PER_THREAD; j++) {
     const int c = threadIdx.x + j * blockDim.x;
-    v[j] = c < H ? a[r0 + c] + b[r0 + c] : 0.f;
+    v[j] = c < H ? (b ? a[r0 + c] + b[r0 + c] : a[r0 + c]) : 0.f;
     ss += v[j] * v[j];
   }
   ss = block_sum(ss, sh);
@@ -28,7 +28,7 @@ extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b,
   for (int j = 0; j < RES_PER_THREAD; j++) {
     const int c = threadIdx.x + j * blockDim.x;
     if (c < H) {
-      h[r0 + c] = v[j];
+      if (h) h[r0 + c] = v[j];
       out[r0 + c] = w[c] * (v[j] * inv);
     }
   }

@@ -33,7 +33,7 @@ export const MOE_BLOCK_FUSED_MAX_TOKENS = 2;
 
 /** One zeroed device int per device for the router's last-block ticket (the kernel resets it). */
 const counters = new WeakMap<object, number>();
-function routerCounter(c: CudaCtx): number {
+export function routerCounter(c: CudaCtx): number {
   let p = counters.get(c.dev);
   if (p === undefined) {
     if (c.dev.mode !== 'eager') throw new Error('moeRoute: first use inside a captured step');
