@@ -46,9 +46,9 @@ for (const [name, M, K] of shapes) {
   const lanes = K <= 3072 ? 12 : 16;
   for (const perSm of [1, 2, 4, 6, 8, 16]) {
     const grid = Math.min(Math.ceil(M / 4), dev.info.multiprocessors * perSm);
-    row(`gemv1_bf16_l${lanes} grid ${grid}`, time(() => b.kernels.launch(`gemv1_bf16_l${lanes}`, grid, 128, [x.ptr, w.ptr, y.ptr, K, M], K * 4)));
+    row(`gemv1_bf16_l${lanes} grid ${grid}`, time(() => b.kernels.launch(`gemv1_bf16_l${lanes}`, grid, 128, [x.ptr, w.ptr, y.ptr, K, M, 0], K * 4)));
   }
-  row(`gemv1 default grid ${gemv1Grid(b, M, lanes)}`, time(() => b.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(b, M, lanes), 128, [x.ptr, w.ptr, y.ptr, K, M], K * 4)));
+  row(`gemv1 default grid ${gemv1Grid(b, M, lanes)}`, time(() => b.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(b, M, lanes), 128, [x.ptr, w.ptr, y.ptr, K, M, 0], K * 4)));
   for (const t of [w, x, y, copyDst]) b.release(t);
 }
 console.log(`${dev.info.name}, ${reps} back-to-back calls per row (PDL ${b.kernels.pdlEnabled ? 'on' : 'off'})`);

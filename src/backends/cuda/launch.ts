@@ -166,6 +166,21 @@ export class Kernels {
    * Launches `name` on the device stream with `args` in signature order (device pointers as numbers, null for a
    * null pointer). Nothing is launched in dry mode (the captured graph does it).
    */
+  /**
+   * Knock-out profiling (never for results): NEMOTRON_CUDA_DEBUG_SKIP lists kernel names, comma-separated, that are
+   * not launched, so a timed decode step shows what they cost inside the graph. Outputs are then wrong.
+   */
+  private skipped(name: string): boolean {
+    const env = process.env.NEMOTRON_CUDA_DEBUG_SKIP ?? '';
+    if (env !== this.skipEnv) {
+      this.skipEnv = env;
+      this.skip = new Set(env.split(',').filter(Boolean));
+    }
+    return this.skip.size > 0 && this.skip.has(name);
+  }
+  private skipEnv = '';
+  private skip = new Set<string>();
+
   launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0): void {
     const k = this.get(name);
     if (args.length !== k.params.length) throw new Error(`kernel ${name} takes ${k.params.length} arguments, got ${args.length}`);
@@ -198,6 +213,7 @@ export class Kernels {
     this.sizeView.setUint32(4, 0, true);
     const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
     if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem
+    if (this.skipped(name)) return;
     if (k.pdl && this.pdl) {
       const c = this.cfgView;
       c.setUint32(0, gx, true);

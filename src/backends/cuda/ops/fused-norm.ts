@@ -7,7 +7,7 @@
  */
 import type { RouteDims, Routing } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
-import { gemv1Grid, gemv1Lanes } from './matmul.js';
+import { gemv1Grid, gemv1Lanes, gemv1Pre } from './matmul.js';
 
 /** A deferred u = RMSNorm(a + b) of one row of H floats (b = 0: no add; h = 0: the sum is not kept). */
 export interface DeferredNorm {
@@ -38,7 +38,7 @@ export function gemv1Norm(c: CudaCtx, n: DeferredNorm, w: CudaTensor): CudaTenso
   const [M, K] = w.shape;
   if (w.shape.length !== 2 || K !== n.H || w.dtype !== 'bf16' || !w.contiguous || w.ptr % 16 || gemv1Lanes(K) !== 12) return null;
   const y = c.alloc([1, M]);
-  c.kernels.launch('gemv1_norm_bf16_l12', gemv1Grid(c, M, 12), 128, [...args(n), w.ptr, y.ptr, K, M], K * 4);
+  c.kernels.launch('gemv1_norm_bf16_l12', gemv1Grid(c, M, 12), 128, [...args(n), w.ptr, y.ptr, K, M, gemv1Pre()], K * 4);
   return y;
 }
 

@@ -58,9 +58,18 @@ export function gemv1Lanes(K: number): 0 | 12 | 16 {
   return K <= 3072 ? 12 : 16;
 }
 
-/** The persistent grid of a gemv1-family kernel over M rows. */
+/**
+ * The persistent grid of a gemv1-family kernel over M rows: all resident blocks, or fewer per SM when
+ * NEMOTRON_CUDA_GEMV1_PER_SM says so (tuning: room for the next kernel's blocks to start their loads early).
+ */
 export function gemv1Grid(c: CudaCtx, M: number, lanes: 12 | 16): number {
-  return Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * GEMV1_BLOCKS_PER_SM[lanes]));
+  const perSm = Math.min(GEMV1_BLOCKS_PER_SM[lanes], Number(process.env.NEMOTRON_CUDA_GEMV1_PER_SM) || Infinity);
+  return Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * perSm));
+}
+
+/** Rows per warp that gemv1-family kernels pull into L2 ahead of their register loads (`pre`; tuning knob). */
+export function gemv1Pre(): number {
+  return Number(process.env.NEMOTRON_CUDA_GEMV1_PRE ?? 0);
 }
 
 /** Batch-1 bf16 GEMV through the persistent kernels (kernels/gemv1.cu); false when the shape does not fit them. */
@@ -69,6 +78,6 @@ function gemv1(c: CudaCtx, x: number, w: CudaTensor, y: number): boolean {
   const lanes = gemv1Lanes(K);
   // rows of more than 3072 (out_proj's 4096): the warp-per-row kernel measured faster (Nsight Compute, H200)
   if (w.dtype !== 'bf16' || !w.contiguous || lanes !== 12 || x % 16 || w.ptr % 16) return false;
-  c.kernels.launch('gemv1_bf16_l12', gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M], K * 4);
+  c.kernels.launch('gemv1_bf16_l12', gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M, gemv1Pre()], K * 4);
   return true;
 }

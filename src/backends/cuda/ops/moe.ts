@@ -10,7 +10,7 @@
  */
 import type { RouteDims, Routing } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
-import { gemv1Grid, gemv1Lanes, matmul } from './matmul.js';
+import { gemv1Grid, gemv1Lanes, gemv1Pre, matmul } from './matmul.js';
 import { moeGroupedApplies, moeGroupedExperts } from './moe-gemm.js';
 
 /**
@@ -170,7 +170,7 @@ export function moeBlockFused(
     if (N === 1 && lanes && xc.ptr % 16 === 0) {
       // one token: every up row (shared first, then the routed experts') as one persistent GEMV
       const all = scratch((Is + K * I) * 4); // [Is | K * I]
-      c.kernels.launch(`moe_up1_l${lanes}`, gemv1Grid(c, Is + K * I, lanes), 128, [xc.ptr, routing.experts.ptr, upT, upS.ptr, all, K, H, I, Is], H * 4);
+      c.kernels.launch(`moe_up1_l${lanes}`, gemv1Grid(c, Is + K * I, lanes), 128, [xc.ptr, routing.experts.ptr, upT, upS.ptr, all, K, H, I, Is, gemv1Pre()], H * 4);
       const S = Is / I;
       if (Number.isInteger(S) && I <= 3072) {
         // every down row of the token (shared expert in S chunks of I columns, then the routed experts') as one
@@ -178,7 +178,7 @@ export function moeBlockFused(
         const part = scratch((S + K) * H * 4); // [S + K, H]
         const dl = I <= 2048 ? 8 : 12;
         const grid = Math.max(1, Math.min(Math.ceil(((S + K) * H) / 4), c.dev.info.multiprocessors * (dl === 8 ? 8 : 6)));
-        c.kernels.launch(`moe_down1_l${dl}`, grid, 128, [all, routing.experts.ptr, downT, downS.ptr, part, K, S, H, I, Is]);
+        c.kernels.launch(`moe_down1_l${dl}`, grid, 128, [all, routing.experts.ptr, downT, downS.ptr, part, K, S, H, I, Is, gemv1Pre()]);
         c.kernels.launch('moe_combine1', Math.ceil(H / 256), 256, [part, wts.ptr, out.ptr, K, S, H]);
         return;
       }
