@@ -1,0 +1,143 @@
+// moe_down1.cu: the tail of the batch-1 MoE block in one launch: the shared expert's and the K routed experts'
+// down projections, the routing-weighted sum and the residual add,
+//   out[o] = resid[o] + (routed + shared),  routed = sum_k wts[k] dot(down_{ids[k]}[o], act[Is + k I ..]) (k in
+//   order), shared = sum_c dot(downS[o, c I .. (c + 1) I], act[c I ..]) (c < S = Is / I, in order),
+// the association of moe_down1 + moe_combine1 + add_f32 (gemv1.cu, basic.cu). resid may be null (out = routed +
+// shared) and may equal out (each output is read, then written, by one lane).
+//
+// Work split: one warp per output o, walking its R = S + K rows of I weights (shared chunks first, then the routed
+// slots) and keeping the sums in registers, so nothing goes through memory between rows. Why not finer: at the
+// Nano shape (H 2688 outputs x 8 rows of 3.7 KB) a warp per output gives 2688 warps, which all fit on an H200 at
+// once (132 SMs x 6 blocks x 4 warps), so every warp carries exactly 8 rows, there is no second wave, and all
+// warps finish together (the tail is one row's latency). Two warps per output (5376) would not fit (about 3700
+// resident warps at this register count): a partial second wave of whole outputs; splitting an output across
+// blocks needs partials in memory (what moe_down1 + moe_combine1 do). Persistent: with more outputs than resident
+// warps a warp walks o, o + nw, ... and the pipeline runs on across outputs.
+//
+// Bytes in flight: as gemv1_core, a warp issues its next row's 16-byte streaming loads before it reduces the
+// current one, so one row is always in registers in flight; in addition the row PF rows further on is pulled into
+// L2 with prefetch.global.L2 (no registers), so with PF = 1 about two rows (7.4 KB) per warp, 150 KB per SM, are
+// on their way at 20 warps per SM. Before pdl_wait a warp loads its first shared-expert row and prefetches its
+// other S - 1 (no routing needed; the previous kernel, moe_up1, is still draining); act, ids, wts and resid are
+// read only after pdl_wait. act ([Is + K I] floats, 59 KB) is read through L1, shared by the SM's warps.
+//
+// The dot and its lane order are gemv1.cu's (dot_staged, warp_sum), so with MAXL 8 each row's dot is the value
+// moe_down1_l8 writes to its partials. Needs I % 8 == 0, I <= 256 MAXL, Is == S I, K <= 32, 16-byte aligned act,
+// downS and expert rows. grid: persistent, about SMs x resident blocks (ops/moe-down1.ts); block 128; no shmem.
+#include "common.cuh"
+
+template <int MAXL>
+__device__ __forceinline__ void md_load_row(uint4* u, const bf16* w, int I8, int lane) {
+  const uint4* w8 = (const uint4*)w;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < I8) u[j] = ld_stream(w8 + c);
+  }
+}
+
+// This lane's part of row . x (x read through L1; the expression is gemv1.cu's dot_staged, for equal results).
+template <int MAXL>
+__device__ __forceinline__ float md_dot(const uint4* u, const float* x, int I8, int lane) {
+  const float4* x4 = (const float4*)x;
+  float acc = 0.f;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < I8) {
+      float f[8];
+      unpack8(u[j], f);
+      const float4 a = x4[2 * c], b = x4[2 * c + 1];
+      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+    }
+  }
+  return acc;
+}
+
+// Pulls one weight row (bytes long) into L2, one 128-byte line per lane, starting at the line that holds its start.
+__device__ __forceinline__ void md_prefetch_row(const bf16* w, int bytes, int lane) {
+  const int head = (int)((u64)w & 127u);
+  prefetch_l2((const char*)w - head, (long long)bytes + head, lane, 32);
+}
+
+template <int MAXL, int PF>
+__device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid, float* out,
+                                                   int K, int S, int H, int I, int Is) {
+  const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  const int nw = gridDim.x * wpb;
+  const int I8 = I >> 3, R = S + K;
+  const int o0 = blockIdx.x * wpb + (threadIdx.x >> 5);
+  // lane k < K holds routed slot k's expert base and weight (set after pdl_wait; read by shuffles)
+  u64 slotBase = 0;
+  float slotW = 0.f;
+  // row t (< R) of output oo: shared chunk t, or routed slot t - S; only shared rows before pdl_wait
+  auto rowPtr = [&](int oo, int t) -> const bf16* {
+    if (t < S) return downS + (long long)oo * Is + (long long)t * I;
+    return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)oo * I;
+  };
+  // flat row f of this warp's sequence: output o0 + (f / R) nw, row f % R; prefetches rows up to f = upto
+  int pfDone = 0;
+  auto prefetchTo = [&](int upto) {
+    for (; pfDone < upto; ) {
+      const int f = ++pfDone, oo = o0 + (f / R) * nw;
+      if (oo >= H) { pfDone = 0x7fffffff; return; }
+      md_prefetch_row(rowPtr(oo, f % R), I * 2, lane);
+    }
+  };
+
+  uint4 u[MAXL];
+  const bool early = o0 < H && S > 0;
+  if (early) {
+    md_load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
+    if (PF > 0) prefetchTo(S - 1);  // the other shared chunks of the first output
+  }
+  pdl_wait();
+  pdl_launch();
+  if (o0 >= H) return;
+  if (lane < K) {
+    slotBase = downPtrs[ids[lane]];
+    slotW = wts[lane];
+  }
+  if (!early) md_load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
+  if (PF > 0) prefetchTo(1 + PF);
+
+  float routed = 0.f, shared = 0.f;
+  int o = o0, t = 0, f = 0;
+  while (o < H) {
+    const float d = md_dot<MAXL>(u, act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I), I8, lane);
+    // the next row's loads go out before this row is reduced
+    int on = o, tn = t + 1;
+    if (tn == R) on += nw, tn = 0;
+    if (on < H) {
+      md_load_row<MAXL>(u, rowPtr(on, tn), I8, lane);
+      if (PF > 0) prefetchTo(f + 1 + PF);
+    }
+    const float v = warp_sum(d);
+    if (t < S) shared += v;
+    else routed += __shfl_sync(FULL_MASK, slotW, t - S) * v;
+    if (tn == 0) {
+      const float moe = routed + shared;
+      if (lane == 0) out[o] = resid ? resid[o] + moe : moe;
+      routed = shared = 0.f;
+    }
+    o = on, t = tn, f++;
+  }
+}
+
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                       float* out, int K, int S, int H, int I, int Is) {
+  moe_down1_res_impl<8, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+}
+extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                        float* out, int K, int S, int H, int I, int Is) {
+  moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+}
+// The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf0(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                           float* out, int K, int S, int H, int I, int Is) {
+  moe_down1_res_impl<8, 0>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+}
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf2(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                           float* out, int K, int S, int H, int I, int Is) {
+  moe_down1_res_impl<8, 2>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+}

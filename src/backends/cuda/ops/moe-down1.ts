@@ -1,0 +1,61 @@
+/**
+ * The tail of the batch-1 MoE block in one launch (kernels/moe_down1.cu): the shared expert's and the routed
+ * experts' down projections, the routing-weighted sum and the residual add, out = resid + (routed + shared). It
+ * replaces moe_down1 + moe_combine1 + add_f32 (three launches and a [S + K, H] partials round trip) after moe_up1.
+ */
+import type { CudaCtx, CudaTensor } from '../tensor.js';
+
+/** Resident 128-thread blocks per SM of moe_down1_res_l8 / _l12 (their __launch_bounds__: 80 / 96 registers). */
+const BLOCKS_PER_SM: Record<8 | 12, number> = { 8: 6, 12: 5 };
+
+/** Loads per lane (MAXL) of the moe_down1_res kernel that takes expert rows of I bf16, or 0 when none does. */
+export function moeDown1Lanes(I: number): 0 | 8 | 12 {
+  if (I <= 0 || I % 8) return 0;
+  return I <= 2048 ? 8 : I <= 3072 ? 12 : 0;
+}
+
+/**
+ * The grid: a warp per output while they all fit at once (every warp then carries exactly one output's rows, no
+ * second wave), else as many blocks as are resident and the warps walk several outputs.
+ */
+export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12): number {
+  return Math.max(1, Math.min(Math.ceil(H / 4), c.dev.info.multiprocessors * BLOCKS_PER_SM[lanes]));
+}
+
+export interface MoeDown1Args {
+  /** f32 [Is + K I]: the shared expert's relu^2 activations, then each routed slot's (moe_up1's output). */
+  act: number;
+  /** i32 [K]: the routed experts. */
+  ids: number;
+  /** f32 [K]: their routing weights. */
+  wts: number;
+  /** u64 [E]: each expert's down projection [H, I] bf16 (pointerTable). */
+  downTable: number;
+  /** bf16 [H, Is]: the shared expert's down projection; Is must be a multiple of I. */
+  downS: CudaTensor;
+  /** f32 [H] added to the result, or null. May equal out. */
+  resid: number | null;
+  /** f32 [H]. */
+  out: number;
+  K: number;
+  /** The routed experts' width. */
+  I: number;
+  /** A kernel name to launch instead of the default pick (the kernel lab's prefetch variants). */
+  kernel?: string;
+}
+
+/**
+ * out[o] = resid[o] + (sum_k wts[k] down_{ids[k]}[o] . act_k + sum_c downS[o, chunk c] . act_c) for one token, in
+ * one persistent launch. Returns false (launching nothing) when the shapes or alignments do not fit the kernel.
+ */
+export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
+  const { downS, K, I } = a;
+  const [H, Is] = downS.shape;
+  const lanes = moeDown1Lanes(I);
+  const S = Is / I;
+  if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
+  if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
+  if (H === 0) return true;
+  c.kernels.launch(a.kernel ?? `moe_down1_res_l${lanes}`, moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is]);
+  return true;
+}
