@@ -142,11 +142,32 @@ export class NemotronH<T extends Tensor> {
   private moe(i: number, u: T): T {
     const { ops, config: c } = this;
     const m = `layers.${i}.mixer.`;
-    const routing = ops.moeRoute(u, this.weight(`${m}gate.weight`), this.weight(`${m}gate.e_score_correction_bias`), {
+    const gate = this.weight(`${m}gate.weight`);
+    const bias = this.weight(`${m}gate.e_score_correction_bias`);
+    const dims = {
       experts: c.nRoutedExperts, topK: c.numExpertsPerTok, nGroup: c.nGroup, topkGroup: c.topkGroup,
       normTopkProb: c.normTopkProb, scale: c.routedScalingFactor,
-    });
-    let ex = this.expertWeights.get(i); // built once: 2 x 128 name lookups per layer per step cost more than a decode step's kernels
+    };
+    const ex = this.experts(i);
+    if (c.nSharedExperts > 0 && ops.moeLayer) {
+      const sh = `${m}shared_experts.`;
+      const y = ops.moeLayer(u, gate, bias, dims, ex.up, ex.down, this.weight(`${sh}up_proj.weight`), this.weight(`${sh}down_proj.weight`));
+      if (y) return y;
+    }
+    const routing = ops.moeRoute(u, gate, bias, dims);
+    if (c.nSharedExperts > 0 && ops.moeBlock) {
+      const sh = `${m}shared_experts.`;
+      return ops.moeBlock(u, routing, ex.up, ex.down, this.weight(`${sh}up_proj.weight`), this.weight(`${sh}down_proj.weight`));
+    }
+    const routed = ops.moeExperts(u, routing, ex.up, ex.down);
+    return c.nSharedExperts > 0 ? ops.add(routed, this.mlp(u, `${m}shared_experts.`)) : routed; // shared expert is not scaled (P5)
+  }
+
+  /** Layer i's expert weight lists, built once: 2 x 128 name lookups per layer per step cost more than a decode step's kernels. */
+  private experts(i: number): { up: T[]; down: T[] } {
+    const c = this.config;
+    const m = `layers.${i}.mixer.`;
+    let ex = this.expertWeights.get(i);
     if (!ex) {
       ex = {
         up: Array.from({ length: c.nRoutedExperts }, (_, e) => this.weight(`${m}experts.${e}.up_proj.weight`)),
@@ -154,12 +175,7 @@ export class NemotronH<T extends Tensor> {
       };
       this.expertWeights.set(i, ex);
     }
-    if (c.nSharedExperts > 0 && ops.moeBlock) {
-      const sh = `${m}shared_experts.`;
-      return ops.moeBlock(u, routing, ex.up, ex.down, this.weight(`${sh}up_proj.weight`), this.weight(`${sh}down_proj.weight`));
-    }
-    const routed = ops.moeExperts(u, routing, ex.up, ex.down);
-    return c.nSharedExperts > 0 ? ops.add(routed, this.mlp(u, `${m}shared_experts.`)) : routed; // shared expert is not scaled (P5)
+    return ex;
   }
 
   /** Non-gated squared-ReLU MLP: down(relu(up(u))^2). */

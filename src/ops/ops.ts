@@ -168,6 +168,12 @@ export interface Ops<T extends Tensor = Tensor> {
    */
   moeBlock?(x: T, routing: Routing<T>, up: readonly T[], down: readonly T[], sharedUp: T, sharedDown: T): T;
   /**
+   * Optional fused MoE layer with a shared expert: moeRoute(x, gate, bias, dims) then moeBlock(x, routing, up, down,
+   * sharedUp, sharedDown), same values up to float32 summation order. Returns null when it does not apply (e.g. a
+   * backend fuses only one-token steps); the model then routes and runs the experts as separate ops.
+   */
+  moeLayer?(x: T, gate: T, bias: T, dims: RouteDims, up: readonly T[], down: readonly T[], sharedUp: T, sharedDown: T): T | null;
+  /**
    * Optional fused Mamba-2 mixer core: given the in_proj output proj [N, dInner + convDim + heads] (z | xBC | dt),
    * returns gatedRmsNorm(ssmScan(split(mambaConv(xBC))), z) [N, dInner] with the same state updates as the
    * composition, same values up to float32 rounding. Returns null when it does not apply (e.g. a backend fuses only

@@ -223,6 +223,41 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(got as never), want, 1e-2, 'moe block');
   });
 
+  // the batch-1 MoE layer (moe_route_shared1 + moe_up1 + moe_down1_res, ops/moe-block1.ts) with the norm before it
+  // and the residual add after it fused in, against cpu-ref's add -> rmsNorm -> moeRoute -> experts + shared -> add
+  it.each([[true], [false]])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s', (withAdd) => {
+    const g = b();
+    const [E, K, H, I, Is] = [8, 6, 2688, 1856, 3712];
+    const a = act(g, 50, [1, H], 2);
+    const y = act(g, 51, [1, H], 2);
+    const nw = act(g, 52, [H]);
+    const gate = weight(g, 53, [E, H], 1 / Math.sqrt(H));
+    const bias = act(g, 54, [E], 0.1);
+    const dims = { experts: E, topK: K, nGroup: 1, topkGroup: 1, normTopkProb: true, scale: 2.5 };
+    const up = Array.from({ length: E }, (_, e) => weight(g, 800 + e, [I, H], 1 / Math.sqrt(H)));
+    const down = Array.from({ length: E }, (_, e) => weight(g, 900 + e, [H, I], 1 / Math.sqrt(I)));
+    const upS = weight(g, 55, [Is, H], 1 / Math.sqrt(H));
+    const downS = weight(g, 56, [H, Is], 1 / Math.sqrt(Is));
+    const hRef = ref.add(a.cpu, y.cpu);
+    const uRef = ref.rmsNorm(hRef, nw.cpu, 1e-5);
+    const rc = ref.moeRoute(uRef, gate.cpu, bias.cpu, dims);
+    const layer = ref.add(ref.moeExperts(uRef, rc, up.map((u) => u.cpu), down.map((d) => d.cpu)), ref.matmul(ref.relu2(ref.matmul(uRef, upS.cpu)), downS.cpu));
+    const launches = g.kernels.launches;
+    const h = G(g).add(a.gpu, y.gpu);
+    const u = G(g).rmsNorm(h, nw.gpu, 1e-5);
+    const out = g.moeLayer(u as never, gate.gpu as never, bias.gpu as never, dims, up.map((w) => w.gpu) as never, down.map((w) => w.gpu) as never, upS.gpu as never, downS.gpu as never);
+    expect(out).not.toBeNull();
+    if (withAdd) {
+      const h2 = G(g).add(h, out as never);
+      expect(g.kernels.launches - launches).toBe(3); // route + shared up, routed up, down + combine + residual
+      expectClose(G(g).toFloat32(h2), ref.toFloat32(ref.add(hRef, layer)), 1e-4, 'h + layer');
+    } else {
+      expectClose(G(g).toFloat32(out as never), ref.toFloat32(layer), 1e-4, 'layer alone (flushed tail)');
+      expect(g.kernels.launches - launches).toBe(3);
+    }
+    expectClose(G(g).toFloat32(u), ref.toFloat32(uRef), 1e-5, 'normalised row written by the first kernel');
+  });
+
   it('argmax of vocabulary-long rows (two passes) equals the host argmax; ties go to the first index', () => {
     const g = b();
     const V = 131072;

@@ -116,7 +116,12 @@ export function translateSource(source: string, file: string, path: string): str
     const t = type.replace(/__align__\s*\([^)]*\)/g, '').trim();
     return `${t}* const ${name} = (${t}*)emu::dyn_smem();`;
   });
-  out = out.replace(/^#pragma once\s*$/m, '');
+  // #pragma once becomes an include guard: headers include each other (gemv1.cuh, topk.cuh include common.cuh)
+  if (/^#pragma once\s*$/m.test(out)) {
+    const guard = `EMU_GUARD_${file.replace(/\W/g, '_')}`;
+    out = `#ifndef ${guard}\n#define ${guard}\n${out.replace(/^#pragma once\s*$/m, '')}\n#endif\n`;
+    return `${out.split('\n').slice(0, 2).join('\n')}\n#line 1 "${path}"\n${out.split('\n').slice(2).join('\n')}`;
+  }
   return `#line 1 "${path}"\n${out}`;
 }
 

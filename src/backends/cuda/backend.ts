@@ -18,6 +18,7 @@ import { mambaMixerStep } from './ops/mamba-step.js';
 import { matmul } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute, routerCounter } from './ops/moe.js';
 import { type DeferredNorm, gemv1Norm, launchNorm, normDeferrable, routeNorm } from './ops/fused-norm.js';
+import { type DeferredMoeDown, launchMoeDown, moeLayer1 } from './ops/moe-block1.js';
 import { SAMPLE_MAX_VOCAB, sampleInto } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
@@ -60,6 +61,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
    * (ops/fused-norm.ts); any other op, read or copy launches it first.
    */
   private pendingNorm: DeferredNorm | null = null;
+  /** The tail of a batch-1 MoE layer not launched yet: the residual add that follows the layer runs inside it. */
+  private pendingMoe: DeferredMoeDown | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -145,6 +148,11 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     if (n) {
       this.pendingNorm = null;
       launchNorm(this, n);
+    }
+    const m = this.pendingMoe;
+    if (m) {
+      this.pendingMoe = null;
+      launchMoeDown(this, m, 0, m.out.ptr);
     }
   }
 
@@ -363,7 +371,22 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return this.withNorm(x, 'rmsNorm+matmul (fused)', (n) => gemv1Norm(this, n, w)) ?? this.matmulPlain(x, w);
   }
   private matmulPlain(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
-  add(a: CudaTensor, b: CudaTensor): CudaTensor { return this.t('add', () => this.addDeferred(a, b)); }
+  add(a: CudaTensor, b: CudaTensor): CudaTensor {
+    const m = this.pendingMoe;
+    const other = m?.out === b ? a : m?.out === a ? b : null;
+    if (m && other && other.rows === 1 && other.cols === m.out.cols && other.dtype === 'f32' && other.contiguous) {
+      // h + moeLayer(...): the residual add inside the layer's last kernel
+      this.live(other);
+      this.pendingMoe = null;
+      this.flushPending();
+      const out = this.alloc(other.shape);
+      const run = () => launchMoeDown(this, m, other.ptr, out.ptr);
+      if (this.profiler) this.profiler.time('moeLayer tail + add (fused)', run);
+      else run();
+      return out;
+    }
+    return this.t('add', () => this.addDeferred(a, b));
+  }
   addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return this.t('addBias', () => addBias(this, x, b)); }
   gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor {
     // every row in order (a decode step's last tokens): x itself, so a deferred add stays fusable with the final norm
@@ -400,6 +423,22 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   }
   moeExperts(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[]): CudaTensor {
     return this.t('moeExperts', () => moeExperts(this, x, routing, up, down));
+  }
+  moeLayer(
+    x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims, up: readonly CudaTensor[], down: readonly CudaTensor[], sharedUp: CudaTensor, sharedDown: CudaTensor,
+  ): CudaTensor | null {
+    if (x.rows !== 1 || process.env.NEMOTRON_CUDA_MOE_LAYER === '0') return null;
+    const n = this.pendingNorm && this.pendingNorm.out === x ? this.pendingNorm : null;
+    if (n) this.pendingNorm = null;
+    this.flushPending();
+    const run = () => moeLayer1(this, x, n, gate, bias, dims, up, down, sharedUp, sharedDown);
+    const r = this.profiler ? this.profiler.time('moeLayer head (fused)', run) : run();
+    if (!r) {
+      this.pendingNorm = n;
+      return null;
+    }
+    this.pendingMoe = r;
+    return r.out;
   }
   moeBlock(x: CudaTensor, routing: Routing<CudaTensor>, up: readonly CudaTensor[], down: readonly CudaTensor[], sharedUp: CudaTensor, sharedDown: CudaTensor): CudaTensor {
     const fused = this.t('moeBlock (fused)', () => moeBlockFused(this, x, routing, up, down, sharedUp, sharedDown));

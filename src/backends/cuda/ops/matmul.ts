@@ -63,8 +63,19 @@ export function gemv1Lanes(K: number): 0 | 12 | 16 {
  * NEMOTRON_CUDA_GEMV1_PER_SM says so (tuning: room for the next kernel's blocks to start their loads early).
  */
 export function gemv1Grid(c: CudaCtx, M: number, lanes: 12 | 16): number {
-  const perSm = Math.min(GEMV1_BLOCKS_PER_SM[lanes], Number(process.env.NEMOTRON_CUDA_GEMV1_PER_SM) || Infinity);
-  return Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * perSm));
+  return persistentGrid(c, M, GEMV1_BLOCKS_PER_SM[lanes]);
+}
+
+/**
+ * A persistent grid of 4-warp blocks over M rows with at most `perSm` blocks per SM. NEMOTRON_CUDA_GEMV1_BALANCE=1
+ * (tuning) spreads the rows evenly over the fewest rounds, so no last round runs a handful of warps.
+ */
+export function persistentGrid(c: CudaCtx, M: number, perSm: number): number {
+  const cap = c.dev.info.multiprocessors * Math.min(perSm, Number(process.env.NEMOTRON_CUDA_GEMV1_PER_SM) || Infinity);
+  const grid = Math.max(1, Math.min(Math.ceil(M / 4), cap));
+  if (process.env.NEMOTRON_CUDA_GEMV1_BALANCE !== '1') return grid;
+  const rounds = Math.ceil(M / (4 * grid));
+  return Math.max(1, Math.ceil(M / (4 * rounds)));
 }
 
 /** Rows per warp that gemv1-family kernels pull into L2 ahead of their register loads (`pre`; tuning knob). */

@@ -1,0 +1,83 @@
+// topk.cuh: the router's top-k of one token by one warp (model-spec 5), shared by moe.cu and moe_block1.cu.
+#pragma once
+#include "common.cuh"
+
+#define MAX_E_PER_LANE 8  // experts <= 256
+
+// Top-k of one token's router logits by one warp: by biased score, ties to the lower expert id; weights = the
+// unbiased sigmoid, renormalised, scaled. Group-limited routing (nGroup > 1): keep the topkGroup groups with the
+// largest sum of their two best scores. cs: 256 floats of shared memory for this warp.
+__device__ __forceinline__ void topk_token(const float* logits, const float* bias, int* ids, float* wts, int E, int K,
+                                           int nGroup, int topkGroup, int normTopk, float scale, float* cs, int lane) {
+  float sv[MAX_E_PER_LANE], cv[MAX_E_PER_LANE];
+#pragma unroll
+  for (int j = 0; j < MAX_E_PER_LANE; j++) {
+    const int e = lane + 32 * j;
+    if (e < E) {
+      sv[j] = sigmoid(logits[e]);
+      cv[j] = sv[j] + bias[e];
+    } else {
+      sv[j] = 0.f;
+      cv[j] = NEG_INF;
+    }
+  }
+  if (nGroup > 1) {
+#pragma unroll
+    for (int j = 0; j < MAX_E_PER_LANE; j++) if (lane + 32 * j < E) cs[lane + 32 * j] = cv[j];
+    __syncwarp();
+    u32 keep = 0;  // bit g set: group g kept (nGroup <= 32)
+    if (lane == 0) {
+      const int per = E / nGroup;
+      float gsc[32];
+      for (int g = 0; g < nGroup; g++) {
+        float b1 = NEG_INF, b2 = NEG_INF;
+        for (int e = g * per; e < (g + 1) * per; e++) {
+          const float v = cs[e];
+          if (v > b1) { b2 = b1; b1 = v; } else if (v > b2) b2 = v;
+        }
+        gsc[g] = b1 + (per > 1 ? b2 : 0.f);
+      }
+      for (int k = 0; k < topkGroup; k++) {
+        int best = -1;
+        for (int g = 0; g < nGroup; g++) if (!((keep >> g) & 1u) && (best < 0 || gsc[g] > gsc[best])) best = g;
+        keep |= 1u << best;
+      }
+    }
+    keep = __shfl_sync(FULL_MASK, keep, 0);
+    const int per = E / nGroup;
+#pragma unroll
+    for (int j = 0; j < MAX_E_PER_LANE; j++) {
+      const int e = lane + 32 * j;
+      if (e < E && !((keep >> (e / per)) & 1u)) cv[j] = NEG_INF;
+    }
+  }
+  u32 taken = 0;
+  float wsum = 0.f;
+  for (int k = 0; k < K; k++) {
+    float bv = NEG_INF, bs = 0.f;
+    int be = 0x7fffffff;
+#pragma unroll
+    for (int j = 0; j < MAX_E_PER_LANE; j++) {
+      const int e = lane + 32 * j;
+      if (e < E && !((taken >> j) & 1u) && (cv[j] > bv || (cv[j] == bv && e < be))) { bv = cv[j]; be = e; bs = sv[j]; }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
+      const int oe = __shfl_xor_sync(FULL_MASK, be, o);
+      const float os = __shfl_xor_sync(FULL_MASK, bs, o);
+      if (ov > bv || (ov == bv && oe < be)) { bv = ov; be = oe; bs = os; }
+    }
+    if ((be & 31) == lane) taken |= 1u << (be >> 5);
+    wsum += bs;
+    if (lane == 0) {
+      ids[k] = be;
+      wts[k] = bs;
+    }
+  }
+  if (lane == 0) {
+    const float norm = (normTopk ? 1.f / (wsum + 1e-20f) : 1.f) * scale;
+    for (int k = 0; k < K; k++) wts[k] *= norm;
+  }
+}
+

@@ -1,0 +1,80 @@
+/**
+ * A whole MoE layer of one token (decode, batch 1) in three launches: moe_route_shared1 (router + top-k and the
+ * shared expert's up rows, over the staged RMSNorm of the layer input), moe_up1 (the routed experts' up rows) and
+ * moe_down1_res (every down row, the weighted sum and the residual add). The last one is returned deferred, so that
+ * the residual add that follows the layer runs inside it (see CudaBackend.add).
+ */
+import type { RouteDims } from '../../../ops/ops.js';
+import type { CudaCtx, CudaTensor } from '../tensor.js';
+import type { DeferredNorm } from './fused-norm.js';
+import { gemv1Grid, gemv1Pre, persistentGrid } from './matmul.js';
+import { pointerTable } from './moe.js';
+import { moeDown1Lanes, moeDown1Res, type MoeDown1Args } from './moe-down1.js';
+
+/** Resident blocks per SM of moe_route_shared1_l12 (128 threads, 80 registers). */
+const ROUTE_SHARED_BLOCKS_PER_SM = 6;
+
+/** The deferred tail of a layer: moe_down1_res's arguments but resid and out, and the layer's output tensor. */
+export interface DeferredMoeDown {
+  args: Omit<MoeDown1Args, 'resid' | 'out'>;
+  out: CudaTensor; // [1, H]
+}
+
+/** One zeroed device int per device for moe_route_shared1's last-block ticket (the kernel resets it). */
+const tickets = new WeakMap<object, number>();
+function ticket(c: CudaCtx): number {
+  let p = tickets.get(c.dev);
+  if (p === undefined) {
+    if (c.dev.mode !== 'eager') throw new Error('moeLayer: first use inside a captured step');
+    p = c.dev.pool.alloc(4).ptr;
+    c.dev.fill32(p, 0, 1);
+    tickets.set(c.dev, p);
+  }
+  return p;
+}
+
+/** Whether the three kernels take this layer: bf16 weights of the shapes they read, one token. */
+function applies(x: CudaTensor, gate: CudaTensor, dims: RouteDims, up: readonly CudaTensor[], down: readonly CudaTensor[], upS: CudaTensor, downS: CudaTensor): boolean {
+  const H = x.cols;
+  const I = up[0]?.shape[0] ?? 0;
+  const Is = upS.shape[0];
+  if (x.rows !== 1 || H % 8 || H > 3072 || dims.experts > 256 || dims.topK > 32 || dims.nGroup > 32 || !moeDown1Lanes(I) || Is % I) return false;
+  if (gate.dtype !== 'bf16' || !gate.contiguous || gate.shape[0] !== dims.experts || gate.shape[1] !== H) return false;
+  if (upS.dtype !== 'bf16' || downS.dtype !== 'bf16' || !upS.contiguous || !downS.contiguous || upS.shape[1] !== H || downS.shape[0] !== H || downS.shape[1] !== Is) return false;
+  if (up.length !== dims.experts || down.length !== dims.experts) return false;
+  return up.every((w, e) => w.dtype === 'bf16' && down[e].dtype === 'bf16' && w.shape[0] === I && w.shape[1] === H && down[e].shape[0] === H && down[e].shape[1] === I);
+}
+
+/**
+ * Launches the head of the layer (router + shared up, routed up) and returns the deferred tail, or null when the
+ * kernels do not take this layer (nothing launched). `norm`: the layer input is that deferred RMSNorm's output x.
+ */
+export function moeLayer1(
+  c: CudaCtx, x: CudaTensor, norm: DeferredNorm | null, gate: CudaTensor, bias: CudaTensor, dims: RouteDims,
+  up: readonly CudaTensor[], down: readonly CudaTensor[], upS: CudaTensor, downS: CudaTensor,
+): DeferredMoeDown | null {
+  c.live(x, gate, bias, upS, downS);
+  if (!applies(x, gate, dims, up, down, upS, downS) || (!norm && (!x.contiguous || x.ptr % 16))) return null;
+  const { experts: E, topK: K } = dims;
+  const H = x.cols;
+  const I = up[0].shape[0];
+  const Is = upS.shape[0];
+  const logits = c.alloc([1, E]);
+  const ids = c.alloc([1, K], 'i32');
+  const wts = c.alloc([1, K]);
+  const act = c.alloc([1, Is + K * I]); // [Is | K * I]
+  const xin = norm ? norm.out.ptr : x.ptr; // the routed up rows read the row that moe_route_shared1's block 0 wrote
+  const normArgs = norm ? [norm.a, norm.b || null, norm.h || null, norm.w, norm.eps, norm.out.ptr] : [x.ptr, null, null, null, 0, null];
+  c.kernels.launch('moe_route_shared1_l12', persistentGrid(c, E + Is, ROUTE_SHARED_BLOCKS_PER_SM), 128, [
+    ...normArgs, gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c), upS.ptr, act.ptr, E, K, H, Is,
+    dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale, gemv1Pre(),
+  ], H * 4);
+  // the routed experts' up rows: moe_up1 with no shared rows, writing after the shared activations
+  c.kernels.launch('moe_up1_l12', gemv1Grid(c, K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), null, act.ptr + Is * 4, K, H, I, 0, gemv1Pre()], H * 4);
+  return { args: { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: pointerTable(c, down), downS, K, I }, out: c.alloc([1, H]) };
+}
+
+/** Launches the deferred tail: out = resid + layer output (resid 0: the layer output alone, into d.out). */
+export function launchMoeDown(c: CudaCtx, d: DeferredMoeDown, resid: number, out: number): void {
+  if (!moeDown1Res(c, { ...d.args, resid: resid || null, out })) throw new Error('moeLayer: moe_down1_res declined a layer it was planned for');
+}
