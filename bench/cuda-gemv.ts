@@ -7,6 +7,9 @@
 import { CudaBackend } from '../src/backends/cuda/backend.js';
 import { check } from '../src/backends/cuda/ffi/driver.js';
 import { gemv1Grid } from '../src/backends/cuda/ops/matmul.js';
+import { pointerTable } from '../src/backends/cuda/ops/moe.js';
+import { moeDown1Grid, moeDown1Res } from '../src/backends/cuda/ops/moe-down1.js';
+import { CudaTensor } from '../src/backends/cuda/tensor.js';
 
 const reps = Number(process.argv[2] ?? 200);
 const b = new CudaBackend();
@@ -50,6 +53,41 @@ for (const [name, M, K] of shapes) {
   }
   row(`gemv1 default grid ${gemv1Grid(b, M, lanes)}`, time(() => b.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(b, M, lanes), 128, [x.ptr, w.ptr, y.ptr, K, M, 0], K * 4)));
   for (const t of [w, x, y, copyDst]) b.release(t);
+}
+// The batch-1 MoE tail (top-6 of 8 experts): moe_down1 + moe_combine1 + add_f32 (three launches, partials through
+// memory) vs moe_down1_res (one launch, ops/moe-down1.ts) and its L2-prefetch variants and grids. Weights: 80 MB.
+{
+  const [H, I, S, K, E] = [2688, 1856, 2, 6, 8];
+  const Is = S * I;
+  const downAll = b.randomTensor([E * H, I], 'bf16', -0.02, 0.02, 21);
+  const downS = b.randomTensor([H, Is], 'bf16', -0.02, 0.02, 22);
+  const table = pointerTable(b, Array.from({ length: E }, (_, e) => new CudaTensor([H, I], 'bf16', downAll.ptr + e * H * I * 2, I, -1, null)));
+  const act = b.randomTensor([1, Is + K * I], 'f32', 0, 1, 23);
+  const ids = b.persistent([K], 'i32');
+  dev.upload(ids.ptr, Int32Array.from([7, 2, 0, 5, 3, 6]));
+  const wts = b.randomTensor([1, K], 'f32', 0, 1, 24);
+  const resid = b.randomTensor([1, H], 'f32', -1, 1, 25);
+  const part = b.persistent([S + K, H]);
+  const moe = b.persistent([1, H]);
+  const out = b.persistent([1, H]);
+  const bytes = (S + K) * H * I * 2;
+  const row = (kernel: string, us: number) => rows.push(`| MoE tail [${S} + ${K}] x [${H}, ${I}] | ${kernel} | ${us.toFixed(2)} | ${(bytes / us / 1e6).toFixed(2)} |`);
+  const downGrid = Math.max(1, Math.min(Math.ceil(((S + K) * H) / 4), dev.info.multiprocessors * 8)); // as moe.ts
+  const down1 = () => b.kernels.launch('moe_down1_l8', downGrid, 128, [act.ptr, ids.ptr, table, downS.ptr, part.ptr, K, S, H, I, Is, 0]);
+  const combine1 = () => b.kernels.launch('moe_combine1', Math.ceil(H / 256), 256, [part.ptr, wts.ptr, moe.ptr, K, S, H]);
+  row('moe_down1_l8 + moe_combine1 + add_f32', time(() => (down1(), combine1(), b.kernels.launch('add_f32', b.blocks(H), 256, [resid.ptr, moe.ptr, out.ptr, H]))));
+  row('moe_down1_l8 + moe_combine1', time(() => (down1(), combine1())));
+  const base = { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: table, downS, resid: resid.ptr, out: out.ptr, K, I };
+  const grid = moeDown1Grid(b, H, 8);
+  for (const kernel of ['moe_down1_res_l8', 'moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf2']) {
+    row(`${kernel} grid ${grid}`, time(() => moeDown1Res(b, { ...base, kernel })));
+    // fewer blocks (warps walk several outputs) and 64-thread blocks (warps spread more evenly over the SMs)
+    for (const [g, block] of [[dev.info.multiprocessors * 2, 128], [dev.info.multiprocessors * 4, 128], [Math.ceil(H / 2), 64]]) {
+      const a = [act.ptr, ids.ptr, wts.ptr, table, downS.ptr, resid.ptr, out.ptr, K, S, H, I, Is];
+      row(`${kernel} grid ${g} block ${block}`, time(() => b.kernels.launch(kernel, g, block, a)));
+    }
+  }
+  for (const t of [downAll, downS, act, ids, wts, resid, part, moe, out]) b.release(t);
 }
 console.log(`${dev.info.name}, ${reps} back-to-back calls per row (PDL ${b.kernels.pdlEnabled ? 'on' : 'off'})`);
 console.log(rows.join('\n'));

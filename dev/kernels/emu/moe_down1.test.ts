@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { moeDown1Res } from '../../../src/backends/cuda/ops/moe-down1.js';
+import { moeDown1Kernel, moeDown1Res } from '../../../src/backends/cuda/ops/moe-down1.js';
 import { CudaTensor } from '../../../src/backends/cuda/tensor.js';
 import { randn } from '../../../test/ops/cases.js';
 import { relErr, toBf16 } from '../../../test/helpers/numeric.js';
@@ -143,5 +143,20 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     expect(moeDown1Res(c, { ...base, downS: t(64, 80, 'f32'), I: 40 })).toBe(false);
     expect(moeDown1Res(c, { ...base, downS: t(64, 6144), I: 3072, K: 33 })).toBe(false); // K > 32
     expect(moeDown1Res(c, { ...base, downS: t(64, 6160), I: 3080 })).toBe(false); // rows over 3072
+  });
+
+  it('NEMOTRON_CUDA_MOE_DOWN1_PF picks the prefetch variant (8-load rows only)', () => {
+    const saved = process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+    try {
+      process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = '2';
+      expect([moeDown1Kernel(8), moeDown1Kernel(12)]).toEqual(['moe_down1_res_l8_pf2', 'moe_down1_res_l12']);
+      process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = '0';
+      expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8_pf0');
+      delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+      expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8');
+    } finally {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+      else process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = saved;
+    }
   });
 });

@@ -22,6 +22,15 @@ export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12): number {
   return Math.max(1, Math.min(Math.ceil(H / 4), c.dev.info.multiprocessors * BLOCKS_PER_SM[lanes]));
 }
 
+/**
+ * The kernel for rows of `lanes` loads per lane: L2 prefetch one row ahead, or as NEMOTRON_CUDA_MOE_DOWN1_PF says
+ * (0, 1 or 2 rows; tuning knob, 8-load rows only).
+ */
+export function moeDown1Kernel(lanes: 8 | 12): string {
+  const pf = process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+  return lanes === 8 && (pf === '0' || pf === '2') ? `moe_down1_res_l8_pf${pf}` : `moe_down1_res_l${lanes}`;
+}
+
 export interface MoeDown1Args {
   /** f32 [Is + K I]: the shared expert's relu^2 activations, then each routed slot's (moe_up1's output). */
   act: number;
@@ -56,6 +65,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
   if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
   if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
   if (H === 0) return true;
-  c.kernels.launch(a.kernel ?? `moe_down1_res_l${lanes}`, moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is]);
+  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is]);
   return true;
 }
