@@ -129,7 +129,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     const h = e.upload(p.resid);
     call(h, h);
     expect(relErr(e.download(h, new Float32Array(H)), withResid)).toBeLessThanOrEqual(1e-5);
-    expect(launched).toEqual(['moe_down1_res_l8', 'moe_down1_res_l8', 'moe_down1_res_l8']);
+    expect(launched).toEqual(['moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf0']); // the default: no prefetch
     e.setFlags(0);
   });
 
@@ -152,8 +152,10 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
       expect([moeDown1Kernel(8), moeDown1Kernel(12)]).toEqual(['moe_down1_res_l8_pf2', 'moe_down1_res_l12']);
       process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = '0';
       expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8_pf0');
-      delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+      process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = '1';
       expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8');
+      delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+      expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8_pf0');
     } finally {
       if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
       else process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = saved;

@@ -63,14 +63,20 @@ export function moeLayer1(
   const ids = c.alloc([1, K], 'i32');
   const wts = c.alloc([1, K]);
   const act = c.alloc([1, Is + K * I]); // [Is | K * I]
-  const xin = norm ? norm.out.ptr : x.ptr; // the routed up rows read the row that moe_route_shared1's block 0 wrote
+  const xin = norm ? norm.out.ptr : x.ptr; // the up rows read the row that the first kernel's block 0 wrote
   const normArgs = norm ? [norm.a, norm.b || null, norm.h || null, norm.w, norm.eps, norm.out.ptr] : [x.ptr, null, null, null, 0, null];
-  c.kernels.launch('moe_route_shared1_l12', persistentGrid(c, E + Is, ROUTE_SHARED_BLOCKS_PER_SM), 128, [
-    ...normArgs, gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c), upS.ptr, act.ptr, E, K, H, Is,
-    dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale, gemv1Pre(),
-  ], H * 4);
-  // the routed experts' up rows: moe_up1 with no shared rows, writing after the shared activations
-  c.kernels.launch('moe_up1_l12', gemv1Grid(c, K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), null, act.ptr + Is * 4, K, H, I, 0, gemv1Pre()], H * 4);
+  const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
+  const sel = [dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale];
+  if (process.env.NEMOTRON_CUDA_MOE_LAYER === 'split') {
+    // tuning alternative: the router on its own (64 blocks), then every up row (shared first) in moe_up1
+    if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
+    else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
+    c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
+  } else {
+    c.kernels.launch('moe_route_shared1_l12', persistentGrid(c, E + Is, ROUTE_SHARED_BLOCKS_PER_SM), 128, [...normArgs, ...route, upS.ptr, act.ptr, E, K, H, Is, ...sel, gemv1Pre()], H * 4);
+    // the routed experts' up rows: moe_up1 with no shared rows, writing after the shared activations
+    c.kernels.launch('moe_up1_l12', gemv1Grid(c, K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), null, act.ptr + Is * 4, K, H, I, 0, gemv1Pre()], H * 4);
+  }
   return { args: { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: pointerTable(c, down), downS, K, I }, out: c.alloc([1, H]) };
 }
 
