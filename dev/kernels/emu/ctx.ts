@@ -18,6 +18,7 @@ export function emuCtx(e: EmuKernels, launched: string[] = [], multiprocessors =
   };
   const ctx = {
     dev: {
+      mode: 'eager',
       info: { multiprocessors },
       meta: {
         i32: (a: ArrayLike<number>) => e.upload(Int32Array.from(a)),
@@ -28,6 +29,7 @@ export function emuCtx(e: EmuKernels, launched: string[] = [], multiprocessors =
         alloc: (bytes: number) => ({ ptr: e.alloc(bytes), size: bytes }),
         release() {},
       },
+      fill32: (dst: number, value: number, count: number) => e.write(dst, new Uint32Array(count).fill(value >>> 0)),
       copyOutsideStep() {
         throw new Error('emuCtx: no device copies (size the shapes so that no cache grows)');
       },

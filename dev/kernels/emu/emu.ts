@@ -23,6 +23,8 @@ export interface EmuKernels {
   alloc(bytes: number): number;
   /** Copies `data` into a new buffer and returns its address. */
   upload(data: Typed): number;
+  /** Copies `data` to `ptr` (an existing buffer). */
+  write(ptr: number, data: Typed): void;
   /** Reads `out.byteLength` bytes at `ptr` into `out` and returns it. */
   download<T extends Typed>(ptr: number, out: T): T;
   setFlags(flags: number): void;
@@ -71,6 +73,9 @@ export function emuKernels(file: string): EmuKernels {
       const p = api.alloc(data.byteLength);
       view(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       return p;
+    },
+    write(ptr, data) {
+      view(ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     },
     download(ptr, out) {
       new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(view(ptr, out.byteLength));
