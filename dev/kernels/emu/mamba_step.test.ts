@@ -15,7 +15,7 @@ import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 // stand-in context), against cpu-ref's composition mambaConv -> ssmScan -> gatedRmsNorm: the output and every
 // row's conv and ssm states, over two steps in a row (the second needs the tickets the first reset, and starts
 // from the states the first wrote). Shapes: the Nano's mixer, a head dim that leaves idle warps with two heads per
-// group, and one head per group (every block is its group's last) with the widest conv.
+// group, one head per group (every block is its group's last) with the widest conv, and the narrowest conv.
 const why = emuUnavailable();
 if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
 
@@ -28,6 +28,7 @@ interface Shape {
 const NANO: Shape = { heads: 64, P: 64, groups: 8, K: 4 };
 const SMALL: Shape = { heads: 4, P: 36, groups: 2, K: 3 };
 const WIDE_K: Shape = { heads: 2, P: 64, groups: 2, K: 8 };
+const NARROW_K: Shape = { heads: 8, P: 16, groups: 2, K: 2 };
 const n = 128;
 
 interface Case {
@@ -43,6 +44,7 @@ const cases: Case[] = [
   { name: '4 heads x 36, 2 groups, K 3, 1 row, no conv bias', shape: SMALL, N: 1, bias: false },
   { name: '4 heads x 36, 2 groups, K 3, 3 rows, conv bias, scheduled in reverse', shape: SMALL, N: 3, bias: true, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads },
   { name: '2 heads x 64, 2 groups (one head each), K 8, 3 rows, conv bias', shape: WIDE_K, N: 3, bias: true },
+  { name: '8 heads x 16, 2 groups, K 2 (a one-column conv state), 2 rows, no conv bias', shape: NARROW_K, N: 2, bias: false },
 ];
 
 const decode = (N: number): Segment[] => Array.from({ length: N }, (_, i) => ({ start: i, length: 1 }));

@@ -40,7 +40,8 @@ export function mambaMixerStep(
   const K = p.convW.shape[1];
   const decode = segments.length === N && states.length === N && segments.every((s, i) => s.length === 1 && s.start === i);
   // the kernel's fixed shape: 256 threads = the group's 2 x 128 B/C channels, 8 warps x 8 state rows >= P,
-  // norm groups = SSM groups (the last head-block of a group normalises it)
+  // norm groups = SSM groups (the last head-block of a group normalises it). proj is read one float per thread, so
+  // any alignment and row stride will do.
   const fits = stateSize === 128 && P >= 1 && P <= 64 && heads % groups === 0 && groups <= MAX_GROUPS && K >= 2 && K <= 8
     && p.dInner === heads * P && p.convDim === p.dInner + 2 * groups * stateSize && p.normGroupSize === (heads / groups) * P
     && proj.dtype === 'f32' && proj.cols === p.dInner + p.convDim + heads && p.convW.shape[0] === p.convDim;
