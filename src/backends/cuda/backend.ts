@@ -368,7 +368,9 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return this.t('rmsNorm', () => rmsNorm(this, x, w, eps));
   }
   matmul(x: CudaTensor, w: CudaTensor): CudaTensor {
-    return this.withNorm(x, 'rmsNorm+matmul (fused)', (n) => gemv1Norm(this, n, w)) ?? this.matmulPlain(x, w);
+    // NEMOTRON_CUDA_FUSE_NORM=router (tuning): the norm goes into routers only; a GEMV then gets it as its own launch
+    const gemv = process.env.NEMOTRON_CUDA_FUSE_NORM !== 'router';
+    return (gemv ? this.withNorm(x, 'rmsNorm+matmul (fused)', (n) => gemv1Norm(this, n, w)) : null) ?? this.matmulPlain(x, w);
   }
   private matmulPlain(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
   add(a: CudaTensor, b: CudaTensor): CudaTensor {

@@ -84,40 +84,69 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
 // be null), xs = w * v / sqrt(mean(v^2) + eps) into shared memory xs[K]. Block 0 also writes v to h (the next
 // residual; may be null) and xs to u (the normalised row for later consumers; may be null). Every block reduces
 // the row itself: that costs an L1-shared 3 x K-float read per block, where a separate norm kernel cost a launch
-// on the critical path of every layer. K % 4 == 0; a, b, w, h, u 16-byte aligned. Ends with __syncthreads.
+// on the critical path of every layer. BATCH chunks per thread are loaded before any is used, so the loads of a
+// pass are one memory round trip (a plain loop waited for each load in turn: several round trips after
+// pdl_wait). K % 4 == 0; a, b, w, h, u 16-byte aligned. Ends with __syncthreads.
+template <int BATCH>
 __device__ __forceinline__ void stage_norm_row(const float* a, const float* b, float* h, const float* w, float eps, float* u, float* xs, int K, float* red) {
   const float4* a4 = (const float4*)a;
   const float4* b4 = (const float4*)b;
+  const float4* w4 = (const float4*)w;
   float4* x4 = (float4*)xs;
-  const int K4 = K >> 2;
+  const int K4 = K >> 2, step = blockDim.x;
   float ss = 0.f;
-#pragma unroll 4
-  for (int c = threadIdx.x; c < K4; c += blockDim.x) {
-    float4 v = a4[c];
-    if (b) {
-      const float4 t = b4[c];
-      v.x += t.x;
-      v.y += t.y;
-      v.z += t.z;
-      v.w += t.w;
+  for (int base = threadIdx.x; base < K4; base += BATCH * step) {
+    float4 va[BATCH], vb[BATCH];
+#pragma unroll
+    for (int j = 0; j < BATCH; j++) {
+      const int c = base + j * step;
+      if (c < K4) {
+        va[j] = a4[c];
+        if (b) vb[j] = b4[c];
+      }
     }
-    x4[c] = v;
-    ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+#pragma unroll
+    for (int j = 0; j < BATCH; j++) {
+      const int c = base + j * step;
+      if (c < K4) {
+        float4 v = va[j];
+        if (b) {
+          v.x += vb[j].x;
+          v.y += vb[j].y;
+          v.z += vb[j].z;
+          v.w += vb[j].w;
+        }
+        x4[c] = v;
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+      }
+    }
   }
   ss = block_sum(ss, red);
   const float inv = 1.f / sqrtf(ss / K + eps);
   const bool first = blockIdx.x == 0 && blockIdx.y == 0;
-  for (int c = threadIdx.x; c < K4; c += blockDim.x) {
-    const float4 v = x4[c], wv = ((const float4*)w)[c];
-    float4 o;
-    o.x = wv.x * (v.x * inv);
-    o.y = wv.y * (v.y * inv);
-    o.z = wv.z * (v.z * inv);
-    o.w = wv.w * (v.w * inv);
-    x4[c] = o;
-    if (first) {
-      if (h) ((float4*)h)[c] = v;
-      if (u) ((float4*)u)[c] = o;
+  for (int base = threadIdx.x; base < K4; base += BATCH * step) {
+    float4 wv[BATCH];
+#pragma unroll
+    for (int j = 0; j < BATCH; j++) {
+      const int c = base + j * step;
+      if (c < K4) wv[j] = w4[c];
+    }
+#pragma unroll
+    for (int j = 0; j < BATCH; j++) {
+      const int c = base + j * step;
+      if (c < K4) {
+        const float4 v = x4[c];
+        float4 o;
+        o.x = wv[j].x * (v.x * inv);
+        o.y = wv[j].y * (v.y * inv);
+        o.z = wv[j].z * (v.z * inv);
+        o.w = wv[j].w * (v.w * inv);
+        x4[c] = o;
+        if (first) {
+          if (h) ((float4*)h)[c] = v;
+          if (u) ((float4*)u)[c] = o;
+        }
+      }
     }
   }
   __syncthreads();

@@ -22,7 +22,7 @@ extern "C" __global__ void PDL __launch_bounds__(128, 7) gemv1_norm_bf16_l12(con
   extern __shared__ float4 xn4[];
   __shared__ float red[32];
   gemv1_core<12>(
-      K, M, M, pre, [&](int r) { return W + (long long)r * K; }, [&]() { stage_norm_row(a, b, h, nw, eps, u, (float*)xn4, K, red); },
+      K, M, M, pre, [&](int r) { return W + (long long)r * K; }, [&]() { stage_norm_row<2>(a, b, h, nw, eps, u, (float*)xn4, K, red); },
       [&](int) { return (const float4*)xn4; }, [&](int r, float v) { y[r] = v; });
 }
 

@@ -2,6 +2,24 @@
 #pragma once
 #include "common.cuh"
 
+// Copies x[0, K) (16-byte aligned, K % 4 == 0) into shared xs with every thread's 16-byte copies in flight at once
+// (cp.async holds no registers, so the weight row loaded before pdl_wait stays in them), then one barrier. A plain
+// load/store loop waited for each load in turn: 5-6 L2 round trips after pdl_wait in every GEMV.
+__device__ __forceinline__ void stage_row_async(float* xs, const float* x, int K) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) {
+    u32 sa;
+    asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(sa) : "l"(xs + 4 * c));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(x + 4 * c) : "memory");
+  }
+  asm volatile("cp.async.commit_group;" ::: "memory");
+  asm volatile("cp.async.wait_group %0;" ::"n"(0) : "memory");
+#else
+  for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) ((float4*)xs)[c] = ((const float4*)x)[c];
+#endif
+  __syncthreads();
+}
+
 template <int MAXL>
 __device__ __forceinline__ void load_row(uint4* u, const bf16* w, int K8, int lane) {
   const uint4* w8 = (const uint4*)w;
@@ -71,10 +89,7 @@ __device__ __forceinline__ void gemv1_run(const float* x, int K, int M, int preR
   extern __shared__ float4 xs4[];
   gemv1_core<MAXL>(
       K, M, preRows, pre, rowPtr,
-      [&]() {
-        for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) xs4[c] = ((const float4*)x)[c];
-        __syncthreads();
-      },
+      [&]() { stage_row_async((float*)xs4, x, K); },
       [&](int) { return (const float4*)xs4; }, out);
 }
 

@@ -46,7 +46,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   if (norm) {  // batch 1: x is RMSNorm(a + b), staged here (dynamic shared memory: H floats)
     extern __shared__ float4 xn4[];
     __shared__ float red[32];
-    stage_norm_row(norm->a, norm->b, norm->h, norm->w, norm->eps, norm->u, (float*)xn4, H, red);
+    stage_norm_row<4>(norm->a, norm->b, norm->h, norm->w, norm->eps, norm->u, (float*)xn4, H, red);
     x = (const float*)xn4;
     ldx = H;
   }

@@ -24,11 +24,10 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_route_shared1_l12(
       H, E + Is, E + Is, pre, [&](int r) { return r < E ? gate + (long long)r * H : upS + (long long)(r - E) * H; },
       [&]() {
         if (nw) {
-          stage_norm_row(a, b, h, nw, eps, u, (float*)xm4, H, red);
+          stage_norm_row<2>(a, b, h, nw, eps, u, (float*)xm4, H, red);
           return;
         }
-        for (int c = threadIdx.x; c < (H >> 2); c += blockDim.x) xm4[c] = ((const float4*)a)[c];
-        __syncthreads();
+        stage_row_async((float*)xm4, a, H);
       },
       [&](int) { return (const float4*)xm4; },
       [&](int r, float v) {
