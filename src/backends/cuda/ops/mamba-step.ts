@@ -10,7 +10,7 @@ import type { CudaCtx, CudaTensor } from '../tensor.js';
 export const MAMBA_STEP_MAX_ROWS = 64;
 const MAX_GROUPS = 64;
 /** NEMOTRON_CUDA_MAMBA_STEP=0: always decline, so a benchmark can compare with the three-kernel path. */
-const disabled = process.env.NEMOTRON_CUDA_MAMBA_STEP === '0';
+const disabled = () => process.env.NEMOTRON_CUDA_MAMBA_STEP === '0';
 
 /** One zeroed [MAX_ROWS, MAX_GROUPS] int buffer per device for the per-(row, group) tickets (the kernel resets them). */
 const ticketBuffers = new WeakMap<object, number>();
@@ -50,7 +50,7 @@ export function mambaMixerStep(
   // contiguous f32 states; float4 accesses of the ssm state rows (pool allocations: 256-byte aligned)
   const stateOk = states.every((s) => s.ssm.ptr % 16 === 0 && s.ssm.dtype === 'f32' && s.ssm.contiguous && s.ssm.numel === heads * P * stateSize
     && s.conv.dtype === 'f32' && s.conv.contiguous && s.conv.numel === p.convDim * (K - 1));
-  if (disabled || !decode || !fits || !stateOk || N < 1 || N > MAMBA_STEP_MAX_ROWS) return null;
+  if (disabled() || !decode || !fits || !stateOk || N < 1 || N > MAMBA_STEP_MAX_ROWS) return null;
   c.live(proj, p.convW, p.convB, p.aLog, p.d, p.dtBias, p.normW, ...states.flatMap((s) => [s.conv, s.ssm]));
   const weights = [p.convW, p.convB, p.aLog, p.d, p.dtBias, p.normW];
   const early = weights.every(ready);
