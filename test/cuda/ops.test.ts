@@ -108,6 +108,27 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
 
   it('batch 1: the add + RMSNorm run inside the GEMV / router that reads them (one launch), and flush when read otherwise', () => {
     const g = b();
+    const saved = process.env.NEMOTRON_CUDA_FUSE_NORM;
+    process.env.NEMOTRON_CUDA_FUSE_NORM = 'all'; // GEMVs stage the norm too (by default only routers do)
+    try {
+      fusedNormCase(g);
+    } finally {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_FUSE_NORM;
+      else process.env.NEMOTRON_CUDA_FUSE_NORM = saved;
+    }
+    // the default: a GEMV after a deferred norm gets it as its own launch first (add_rms_norm_wide, then gemv1)
+    const H = 2688;
+    const a = act(g, 61, [1, H], 2);
+    const y = act(g, 62, [1, H], 2);
+    const w = act(g, 63, [H]);
+    const wq = weight(g, 64, [512, H], 1 / Math.sqrt(H));
+    const launches = g.kernels.launches;
+    const q = G(g).matmul(G(g).rmsNorm(G(g).add(a.gpu, y.gpu), w.gpu, 1e-5), wq.gpu);
+    expect(g.kernels.launches - launches).toBe(2);
+    expectClose(G(g).toFloat32(q), ref.toFloat32(ref.matmul(ref.rmsNorm(ref.add(a.cpu, y.cpu), w.cpu, 1e-5), wq.cpu)), 1e-5, 'q (norm launched on its own)');
+  });
+
+  function fusedNormCase(g: CudaBackend): void {
     const H = 2688;
     const a = act(g, 21, [1, H], 2);
     const y = act(g, 22, [1, H], 2);
@@ -147,7 +168,7 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     // a plain norm of one row (no add), into a GEMV
     const u4 = G(g).rmsNorm(a.gpu, w.gpu, 1e-5);
     expectClose(G(g).toFloat32(G(g).matmul(u4, wk.gpu)), ref.toFloat32(ref.matmul(ref.rmsNorm(a.cpu, w.cpu, 1e-5), wk.cpu)), 1e-5, 'plain norm + GEMV');
-  });
+  }
 
   const moeCases: Array<{ E: number; K: number; H: number; I: number; N: number; nGroup?: number; topkGroup?: number }> = [
     { E: 8, K: 6, H: 2688, I: 1856, N: 1 },

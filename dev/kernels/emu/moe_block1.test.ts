@@ -11,9 +11,10 @@ import { emuUnavailable } from './build.js';
 import { emuCtx } from './ctx.js';
 import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
-// A batch-1 MoE layer through ops/moe-block1.ts on the CPU emulator: moe_route_shared1_l12 (RMSNorm staged, router
-// + top-k by the last block, shared up rows), moe_up1_l12 (routed up rows only) and moe_down1_res (down rows,
-// weighted sum, residual add), against cpu-ref's add -> rmsNorm -> moeRoute -> moeExperts + shared MLP -> add.
+// A batch-1 MoE layer through ops/moe-block1.ts on the CPU emulator, both modes: router_topk_norm_bf16 then moe_up1_l12
+// (every up row), or moe_route_shared1_l12 (router + top-k by the last block beside the shared up rows) then
+// moe_up1_l12 (routed rows only); then moe_down1_res (down rows, weighted sum, residual add), against cpu-ref's
+// add -> rmsNorm -> moeRoute -> moeExperts + shared MLP -> add.
 const why = emuUnavailable();
 if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
 
@@ -22,7 +23,7 @@ const EPS = 1e-5;
 describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emulator', () => {
   const files: Record<string, EmuKernels> = {};
   beforeAll(() => {
-    for (const f of ['moe_block1.cu', 'gemv1.cu', 'moe_down1.cu']) files[f] = emuKernels(f);
+    for (const f of ['moe_block1.cu', 'gemv1.cu', 'moe_down1.cu', 'moe.cu']) files[f] = emuKernels(f);
   });
   afterAll(() => Object.values(files).forEach((e) => e.freeAll()));
 
@@ -31,7 +32,8 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     const e = files['moe_block1.cu'];
     const c = emuCtx(e, launched, sms) as unknown as { kernels: { launch: EmuKernels['launch'] }; dev: { upload?: unknown } };
     c.dev.upload = (ptr: number, data: BigUint64Array) => e.write(ptr, data); // pointerTable's one-time table
-    const owner = (name: string) => files[name.startsWith('moe_route') ? 'moe_block1.cu' : name.startsWith('moe_up1') ? 'gemv1.cu' : 'moe_down1.cu'];
+    const owner = (name: string) =>
+      files[name.startsWith('moe_route') ? 'moe_block1.cu' : name.startsWith('moe_up1') ? 'gemv1.cu' : name.startsWith('router') ? 'moe.cu' : 'moe_down1.cu'];
     c.kernels = {
       launch: (name, ...rest) => {
         launched.push(name);
@@ -42,9 +44,22 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
   }
 
   it.each([
-    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0 },
-    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads },
-  ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags }) => {
+    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'split' },
+    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
+  ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
+    const saved = process.env.NEMOTRON_CUDA_MOE_LAYER;
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
+    try {
+      layerCase(H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode);
+    } finally {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_LAYER;
+      else process.env.NEMOTRON_CUDA_MOE_LAYER = saved;
+    }
+  });
+
+  function layerCase(H: number, I: number, Is: number, E: number, K: number, nGroup: number, topkGroup: number, sms: number, flags: number, mode: string): void {
     const e = files['moe_block1.cu'];
     for (const f of Object.values(files)) f.setFlags(flags);
     const a = randn(1, H);
@@ -69,7 +84,8 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     expect(d).not.toBeNull();
     const out = e.alloc(H * 4);
     launchMoeDown(c, d!, h, out); // h + layer(u): the residual is the staged sum
-    expect(launched).toEqual(['moe_route_shared1_l12', 'moe_up1_l12', expect.stringMatching(/^moe_down1_res/)]);
+    const head = mode === 'fused' ? 'moe_route_shared1_l12' : 'router_topk_norm_bf16';
+    expect(launched).toEqual([head, 'moe_up1_l12', expect.stringMatching(/^moe_down1_res/)]);
 
     const hRef = add(new CpuTensor(a, [1, H]), new CpuTensor(b, [1, H]));
     const uRef = rmsNorm(hRef, new CpuTensor(nw, [H]), EPS);
@@ -84,5 +100,5 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     // the tail alone (no residual): the layer output into d.out
     launchMoeDown(c, d!, 0, d!.out.ptr);
     expect(relErr(e.download(d!.out.ptr, new Float32Array(H)), add(routed, shared).data)).toBeLessThanOrEqual(1e-5);
-  });
+  }
 });

@@ -13,6 +13,8 @@ __device__ __forceinline__ void gemv1_impl(const float* x, const bf16* W, float*
   gemv1_run<MAXL>(x, K, M, M, pre, [&](int r) { return W + (long long)r * K; }, [&](int r, float v) { y[r] = v; });
 }
 extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l12(const float* x, const bf16* W, float* y, int K, int M, int pre) { gemv1_impl<12>(x, W, y, K, M, pre); }
+// rows of 3073-4096 (out_proj, o_proj): a tuning alternative to the warp-per-row gemv_bf16_n1 (NEMOTRON_CUDA_GEMV1_L16)
+extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l16(const float* x, const bf16* W, float* y, int K, int M, int pre) { gemv1_impl<16>(x, W, y, K, M, pre); }
 
 // gemv1 of RMSNorm(a + b): the norm (and the residual add before it) of the consuming GEMV's input row staged in
 // every block (stage_norm_row); block 0 writes the sum to h and the normalised row to u. b, h, u may be null.

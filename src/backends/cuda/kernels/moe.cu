@@ -40,7 +40,18 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   const int e = blockIdx.x * 2 + (warp >> 2), q = warp & 3;
   const int per = ((H + 3) / 4 + 7) & ~7;  // quarter of H, a multiple of 8 (16-byte loads)
   const int h0 = q * per, h1 = min(H, h0 + per);
-  if (e < E && h0 < h1) prefetch_l2(gate + (long long)e * H + h0, (long long)(h1 - h0) * sizeof(WT), lane, 32);
+  // batch 1 with a staged row (norm): the quarter row's weights go to registers before the wait (<= 4 loads per
+  // lane, H <= 4096, H % 8 == 0), so no weight round trip is left after it
+  const bool one = norm != nullptr && sizeof(WT) == 2;
+  const int q8 = (h1 - h0) >> 3;
+  uint4 wq[4];
+  if (one && e < E && h0 < h1) {
+    const uint4* w8 = (const uint4*)(gate + (long long)e * H + h0);
+#pragma unroll
+    for (int j = 0; j < 4; j++) if (lane + 32 * j < q8) wq[j] = ld_stream(w8 + lane + 32 * j);
+  } else if (e < E && h0 < h1) {
+    prefetch_l2(gate + (long long)e * H + h0, (long long)(h1 - h0) * sizeof(WT), lane, 32);
+  }
   pdl_wait();
   pdl_launch();
   if (norm) {  // batch 1: x is RMSNorm(a + b), staged here (dynamic shared memory: H floats)
@@ -53,7 +64,19 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   float acc[16];
 #pragma unroll
   for (int t = 0; t < 16; t++) acc[t] = 0.f;
-  if (e < E && h0 < h1) {
+  if (one && e < E && h0 < h1) {
+    const float4* x4 = (const float4*)(x + h0);
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      const int c = lane + 32 * j;
+      if (c < q8) {
+        float f[8];
+        unpack8(wq[j], f);
+        const float4 a = x4[2 * c], b = x4[2 * c + 1];
+        acc[0] += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+      }
+    }
+  } else if (e < E && h0 < h1) {
     const WT* w = gate + (long long)e * H + h0;
     const bool vec = (sizeof(WT) == 2 ? (H & 7) == 0 : (H & 3) == 0) && (ldx & 3) == 0 && aligned16(x) && aligned16(gate);
     if (sizeof(WT) == 2) dot_row_bf16<16>((const bf16*)w, x + h0, ldx, N, h1 - h0, vec, lane, acc);

@@ -46,7 +46,7 @@ export function gemv1Norm(c: CudaCtx, n: DeferredNorm, w: CudaTensor): CudaTenso
 export function routeNorm(c: CudaCtx, n: DeferredNorm, gate: CudaTensor, bias: CudaTensor, dims: RouteDims, counter: number): Routing<CudaTensor> | null {
   c.live(gate, bias);
   const { experts: E, topK: K } = dims;
-  if (gate.dtype !== 'bf16' || !gate.contiguous || gate.shape[0] !== E || gate.shape[1] !== n.H || E > 256 || K > 32 || dims.nGroup > 32) return null;
+  if (gate.dtype !== 'bf16' || !gate.contiguous || gate.ptr % 16 || n.H % 8 || gate.shape[0] !== E || gate.shape[1] !== n.H || E > 256 || K > 32 || dims.nGroup > 32) return null;
   const logits = c.alloc([1, E]);
   const ids = c.alloc([1, K], 'i32');
   const wts = c.alloc([1, K]);

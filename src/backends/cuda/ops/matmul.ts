@@ -87,8 +87,10 @@ export function gemv1Pre(): number {
 function gemv1(c: CudaCtx, x: number, w: CudaTensor, y: number): boolean {
   const [M, K] = w.shape;
   const lanes = gemv1Lanes(K);
-  // rows of more than 3072 (out_proj's 4096): the warp-per-row kernel measured faster (Nsight Compute, H200)
-  if (w.dtype !== 'bf16' || !w.contiguous || lanes !== 12 || x % 16 || w.ptr % 16) return false;
-  c.kernels.launch('gemv1_bf16_l12', gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M, gemv1Pre()], K * 4);
+  // rows of more than 3072 (out_proj's 4096): the warp-per-row kernel measured faster (Nsight Compute, H200);
+  // NEMOTRON_CUDA_GEMV1_L16=1 (tuning) sends them to gemv1_bf16_l16
+  const l16 = lanes === 16 && process.env.NEMOTRON_CUDA_GEMV1_L16 === '1';
+  if (w.dtype !== 'bf16' || !w.contiguous || (lanes !== 12 && !l16) || !lanes || x % 16 || w.ptr % 16) return false;
+  c.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M, gemv1Pre()], K * 4);
   return true;
 }

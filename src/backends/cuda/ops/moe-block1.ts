@@ -1,8 +1,9 @@
 /**
- * A whole MoE layer of one token (decode, batch 1) in three launches: moe_route_shared1 (router + top-k and the
- * shared expert's up rows, over the staged RMSNorm of the layer input), moe_up1 (the routed experts' up rows) and
+ * A whole MoE layer of one token (decode, batch 1) in three launches: the router + top-k over the staged RMSNorm of
+ * the layer input (router_topk_norm), moe_up1 (the shared expert's and the routed experts' up rows) and
  * moe_down1_res (every down row, the weighted sum and the residual add). The last one is returned deferred, so that
- * the residual add that follows the layer runs inside it (see CudaBackend.add).
+ * the residual add that follows the layer runs inside it (see CudaBackend.add). NEMOTRON_CUDA_MOE_LAYER=fused
+ * (tuning) runs the router beside the shared up rows instead (moe_route_shared1), then the routed up rows.
  */
 import type { RouteDims } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
@@ -67,8 +68,10 @@ export function moeLayer1(
   const normArgs = norm ? [norm.a, norm.b || null, norm.h || null, norm.w, norm.eps, norm.out.ptr] : [x.ptr, null, null, null, 0, null];
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
   const sel = [dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale];
-  if (process.env.NEMOTRON_CUDA_MOE_LAYER === 'split') {
-    // tuning alternative: the router on its own (64 blocks), then every up row (shared first) in moe_up1
+  if (process.env.NEMOTRON_CUDA_MOE_LAYER !== 'fused') {
+    // the router on its own (64 blocks), then every up row (shared first) in moe_up1: 2.55 ms per step against
+    // 2.63 with moe_route_shared1 on an H200 (bench/cuda-decode-sweep.ts), whose 792-block ticket and second
+    // partial round cost more than the router's latency it hides
     if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
     else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
     c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
