@@ -132,9 +132,8 @@ export class NemotronH<T extends Tensor> {
   private attention(i: number, u: T, segments: Segment[], caches: KvCache[]): T {
     const { ops } = this;
     const m = `layers.${i}.mixer.`;
-    const q = ops.matmul(u, this.weight(`${m}q_proj.weight`)); // [N, heads*hd]
-    const k = ops.matmul(u, this.weight(`${m}k_proj.weight`)); // [N, kv*hd]
-    const v = ops.matmul(u, this.weight(`${m}v_proj.weight`));
+    const ws = [this.weight(`${m}q_proj.weight`), this.weight(`${m}k_proj.weight`), this.weight(`${m}v_proj.weight`)];
+    const [q, k, v] = ops.matmuls?.(u, ws) ?? ws.map((w) => ops.matmul(u, w)); // q [N, heads*hd], k/v [N, kv*hd]
     const a = ops.attention(q, k, v, this.attnDims(), segments, caches);
     return ops.matmul(a, this.weight(`${m}o_proj.weight`));
   }

@@ -125,6 +125,11 @@ export interface Ops<T extends Tensor = Tensor> {
   rmsNorm(x: T, w: T, eps: number): T;
   /** x [N, in] times w [out, in] transposed -> [N, out]. */
   matmul(x: T, w: T): T;
+  /**
+   * Optional: [matmul(x, w) for w of ws] in one call (e.g. attention's q, k, v: one GPU launch at decode). Returns
+   * null when it does not apply; the caller then runs the matmuls one by one.
+   */
+  matmuls?(x: T, ws: readonly T[]): T[] | null;
   /** a + b (same shape). */
   add(a: T, b: T): T;
   /** x [N, D] + b [D] on every row. */

@@ -170,6 +170,19 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(G(g).matmul(u4, wk.gpu)), ref.toFloat32(ref.matmul(ref.rmsNorm(a.cpu, w.cpu, 1e-5), wk.cpu)), 1e-5, 'plain norm + GEMV');
   }
 
+  it('matmuls: q, k, v of one row in one launch (gemv1x3), the same as three matmuls', () => {
+    const g = b();
+    const H = 2688;
+    const x = act(g, 70, [1, H]);
+    const ws = [weight(g, 71, [4096, H], 1 / Math.sqrt(H)), weight(g, 72, [256, H], 1 / Math.sqrt(H)), weight(g, 73, [256, H], 1 / Math.sqrt(H))];
+    const launches = g.kernels.launches;
+    const got = g.matmuls(x.gpu as never, ws.map((w) => w.gpu) as never);
+    expect(got).not.toBeNull();
+    expect(g.kernels.launches - launches).toBe(1);
+    got!.forEach((t, i) => expectClose(G(g).toFloat32(t as never), ref.toFloat32(ref.matmul(x.cpu, ws[i].cpu)), 1e-5, `weight ${i}`));
+    expect(g.matmuls(act(g, 74, [2, H]).gpu as never, ws.map((w) => w.gpu) as never)).toBeNull(); // two rows: declined
+  });
+
   const moeCases: Array<{ E: number; K: number; H: number; I: number; N: number; nGroup?: number; topkGroup?: number }> = [
     { E: 8, K: 6, H: 2688, I: 1856, N: 1 },
     { E: 8, K: 6, H: 2688, I: 1856, N: 5 },

@@ -55,4 +55,22 @@ describe.skipIf(!!why)('gemv1.cu on the CPU emulator', () => {
     for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) want[Is + k * I + i] = relu2(dot(up[ids[k]].values, i, x, H));
     expect(relErr(e.download(act, new Float32Array(want.length)), want)).toBeLessThan(1e-5);
   });
+
+  it.each([
+    [[37, 8, 8], 0],
+    [[21, 6], EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
+  ])('gemv1x3_bf16_l12: rows %j of three (or two) weights in one launch (flags %i)', (Ms, flags) => {
+    const K = 264;
+    const x = randn(90, K);
+    const ws = Ms.map((M, i) => toBf16(randn(91 + i, M * K, 1 / Math.sqrt(K))));
+    const ys = Ms.map((M) => e.alloc(M * 4));
+    e.setFlags(flags);
+    const ptrs = ws.map((w) => e.upload(w.raw));
+    e.launch('gemv1x3_bf16_l12', 3, 128, [e.upload(x), ptrs[0], ptrs[1], ptrs[2] ?? null, ys[0], ys[1], ys[2] ?? null, Ms[0], Ms[1], Ms[2] ?? 0, K, 1], K * 4);
+    e.setFlags(0);
+    Ms.forEach((M, i) => {
+      const want = Float64Array.from({ length: M }, (_, r) => dot(ws[i].values, r, x, K));
+      expect(relErr(e.download(ys[i], new Float32Array(M)), want)).toBeLessThan(1e-5);
+    });
+  });
 });

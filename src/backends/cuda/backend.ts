@@ -15,7 +15,7 @@ import { attention } from './ops/attention.js';
 import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { mambaMixerStep } from './ops/mamba-step.js';
-import { matmul } from './ops/matmul.js';
+import { matmul, matmulsOneRow } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute, routerCounter } from './ops/moe.js';
 import { type DeferredNorm, gemv1Norm, launchNorm, normDeferrable, routeNorm } from './ops/fused-norm.js';
 import { type DeferredMoeDown, launchMoeDown, moeLayer1 } from './ops/moe-block1.js';
@@ -373,6 +373,10 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     // stages it in the GEMV too (gemv1_norm_bf16_l12)
     const gemv = process.env.NEMOTRON_CUDA_FUSE_NORM === 'all';
     return (gemv ? this.withNorm(x, 'rmsNorm+matmul (fused)', (n) => gemv1Norm(this, n, w)) : null) ?? this.matmulPlain(x, w);
+  }
+  matmuls(x: CudaTensor, ws: readonly CudaTensor[]): CudaTensor[] | null {
+    if (x.rows !== 1) return null;
+    return this.t('matmuls (one launch)', () => matmulsOneRow(this, x, ws));
   }
   private matmulPlain(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
   add(a: CudaTensor, b: CudaTensor): CudaTensor {

@@ -13,6 +13,21 @@ __device__ __forceinline__ void gemv1_impl(const float* x, const bf16* W, float*
   gemv1_run<MAXL>(x, K, M, M, pre, [&](int r) { return W + (long long)r * K; }, [&](int r, float v) { y[r] = v; });
 }
 extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l12(const float* x, const bf16* W, float* y, int K, int M, int pre) { gemv1_impl<12>(x, W, y, K, M, pre); }
+// Up to three GEMVs of the same input row in one launch (attention's q, k and v): virtual rows [0, M0) of W0,
+// then M1 rows of W1, then M2 of W2, into y0, y1, y2; k and v (256 rows each in the Nano) alone were two more
+// launches per attention layer. grid: persistent over M0 + M1 + M2 rows; block 128; shmem K * 4.
+extern "C" __global__ void PDL __launch_bounds__(128) gemv1x3_bf16_l12(const float* x, const bf16* W0, const bf16* W1, const bf16* W2, float* y0, float* y1,
+                                                                       float* y2, int M0, int M1, int M2, int K, int pre) {
+  gemv1_run<12>(
+      x, K, M0 + M1 + M2, M0 + M1 + M2, pre,
+      [&](int r) { return r < M0 ? W0 + (long long)r * K : r < M0 + M1 ? W1 + (long long)(r - M0) * K : W2 + (long long)(r - M0 - M1) * K; },
+      [&](int r, float v) {
+        if (r < M0) y0[r] = v;
+        else if (r < M0 + M1) y1[r - M0] = v;
+        else y2[r - M0 - M1] = v;
+      });
+}
+
 // rows of 3073-4096 (out_proj, o_proj): a tuning alternative to the warp-per-row gemv_bf16_n1 (NEMOTRON_CUDA_GEMV1_L16)
 extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l16(const float* x, const bf16* W, float* y, int K, int M, int pre) { gemv1_impl<16>(x, W, y, K, M, pre); }
 

@@ -94,3 +94,21 @@ function gemv1(c: CudaCtx, x: number, w: CudaTensor, y: number): boolean {
   c.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M, gemv1Pre()], K * 4);
   return true;
 }
+
+/**
+ * x [1, K] times up to three bf16 weights [Mi, K] in one launch (gemv1x3_bf16_l12); null when that does not apply
+ * (more rows, other dtypes, K over 3072, NEMOTRON_CUDA_GEMV1X3=0).
+ */
+export function matmulsOneRow(c: CudaCtx, x: CudaTensor, ws: readonly CudaTensor[]): CudaTensor[] | null {
+  c.live(x, ...ws);
+  if (process.env.NEMOTRON_CUDA_GEMV1X3 === '0' || x.rows !== 1 || x.dtype !== 'f32' || x.ptr % 16 || ws.length < 2 || ws.length > 3) return null;
+  const K = x.cols;
+  if (gemv1Lanes(K) !== 12 || ws.some((w) => w.shape.length !== 2 || w.shape[1] !== K || w.dtype !== 'bf16' || !w.contiguous || w.ptr % 16)) return null;
+  const outs = ws.map((w) => c.alloc([1, w.shape[0]]));
+  const M = ws.map((w) => w.shape[0]);
+  const total = M.reduce((a, b) => a + b, 0);
+  c.kernels.launch('gemv1x3_bf16_l12', gemv1Grid(c, total, 12), 128, [
+    x.ptr, ws[0].ptr, ws[1].ptr, ws[2]?.ptr ?? null, outs[0].ptr, outs[1].ptr, outs[2]?.ptr ?? null, M[0], M[1], M[2] ?? 0, K, gemv1Pre(),
+  ], K * 4);
+  return outs;
+}
