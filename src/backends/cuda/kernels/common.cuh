@@ -12,7 +12,10 @@ typedef unsigned long long u64;
 // Programmatic dependent launch (Hopper): a kernel whose declaration carries PDL (`extern "C" __global__ void PDL
 // name(...)`) is launched so that it may start while the previous kernel in the stream finishes (launch.ts). It
 // MUST call pdl_wait() before it reads anything an earlier kernel wrote or writes anything an earlier kernel reads;
-// work before that may only touch weights (e.g. prefetch them into L2). pdl_launch() lets the next kernel start
+// work before that may only touch weights (e.g. prefetch them into L2), step metadata (uploaded before the step),
+// and data last written two or more launches back: every PDL kernel here calls pdl_launch() only after its
+// pdl_wait(), so when a kernel starts, the kernel two launches before it has completed (read such data through
+// L2, __ldcg: another SM's L1 may hold an older line). pdl_launch() lets the next kernel start
 // early. Both are no-ops below sm_90 and when the kernel was launched normally.
 #define PDL
 __device__ __forceinline__ void pdl_wait() {

@@ -79,25 +79,28 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     dtB = dtBias[h];
   };
   if (early) loadWeights();
-  pdl_wait();
-  if (!early) loadWeights();
-  pdl_launch();
-
-  // Every load of the step is issued before the first use: state rows, conv inputs, z, dt. Out-of-range ones are
-  // clamped to a valid address and their values ignored, so that no branch separates the loads.
+  // The states are read before pdl_wait: the state pointers are step metadata (uploaded before the step), and the
+  // states were last written by this layer's previous step, two or more launches back, which every PDL kernel's
+  // wait-before-launch order has completed (see common.cuh). Through L2 (__ldcg): an SM's L1 may hold older lines.
+  // Every load is issued before the first use; out-of-range ones are clamped to a valid address, their values
+  // ignored, so that no branch separates the loads.
   float4* S = (float4*)((float*)ssmStates[s] + (long long)h * P * 128) + lane;  // row p at S[32 p]
   float4 st[MS_ROWS];
 #pragma unroll
-  for (int r = 0; r < MS_ROWS; r++) st[r] = S[32 * min(8 * r + warp, P - 1)];
-  const float* row = proj + (long long)s * ld;
+  for (int r = 0; r < MS_ROWS; r++) st[r] = __ldcg(S + 32 * min(8 * r + warp, P - 1));
   float* cs = (float*)convStates[s];  // [convDim, K-1]
   const int cXv = hasX ? cX : h * P;  // a valid x channel for the idle threads
   float winBC[MS_MAX_K - 1], winX[MS_MAX_K - 1];
 #pragma unroll
   for (int j = 0; j < MS_MAX_K - 1; j++) {
-    winBC[j] = cs[(long long)cBC * Km + min(j, Km - 1)];
-    winX[j] = cs[(long long)cXv * Km + min(j, Km - 1)];
+    winBC[j] = __ldcg(cs + (long long)cBC * Km + min(j, Km - 1));
+    winX[j] = __ldcg(cs + (long long)cXv * Km + min(j, Km - 1));
   }
+  pdl_wait();
+  if (!early) loadWeights();
+  pdl_launch();
+
+  const float* row = proj + (long long)s * ld;  // this step's in_proj output: after the wait
   const float vBC = row[dInner + cBC];
   const float vX = row[dInner + cXv];
   const float zv = row[cXv];
