@@ -46,16 +46,21 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
   it.each([
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'split' },
+    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split, top-k in the router' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks, mode: 'split, top-k in the router' },
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
   ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
-    const saved = process.env.NEMOTRON_CUDA_MOE_LAYER;
-    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
+    const saved = [process.env.NEMOTRON_CUDA_MOE_LAYER, process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP];
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
+    process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP = mode === 'split' ? '1' : '0';
     try {
       layerCase(H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode);
     } finally {
-      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_LAYER;
-      else process.env.NEMOTRON_CUDA_MOE_LAYER = saved;
+      ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_MOE_TOPK_IN_UP'].forEach((k, i) => {
+        if (saved[i] === undefined) delete process.env[k];
+        else process.env[k] = saved[i];
+      });
     }
   });
 
@@ -84,8 +89,12 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     expect(d).not.toBeNull();
     const out = e.alloc(H * 4);
     launchMoeDown(c, d!, h, out); // h + layer(u): the residual is the staged sum
-    const head = mode === 'fused' ? 'moe_route_shared1_l12' : 'router_topk_norm_bf16';
-    expect(launched).toEqual([head, 'moe_up1_l12', expect.stringMatching(/^moe_down1_res/)]);
+    const heads: Record<string, string[]> = {
+      fused: ['moe_route_shared1_l12', 'moe_up1_l12'],
+      split: ['router_logits_norm_bf16', 'moe_up1_topk_l12'],
+      'split, top-k in the router': ['router_topk_norm_bf16', 'moe_up1_l12'],
+    };
+    expect(launched).toEqual([...heads[mode], expect.stringMatching(/^moe_down1_res/)]);
 
     const hRef = add(new CpuTensor(a, [1, H]), new CpuTensor(b, [1, H]));
     const uRef = rmsNorm(hRef, new CpuTensor(nw, [H]), EPS);

@@ -5,6 +5,7 @@
 // Needs K % 8 == 0, K <= 256 * MAXL, 16-byte aligned rows and x. Dynamic shared memory: K floats.
 #include "common.cuh"
 #include "gemv1.cuh"
+#include "topk.cuh"
 
 // y[m] = W[m] . x for K <= 3072 (longer rows measured faster on the warp-per-row gemv.cu kernels). grid:
 // persistent (about the SMs' capacity); block 128; shmem K * 4.
@@ -65,6 +66,45 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x
 }
 extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
   moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre);
+}
+
+// moe_up1 with the router's top-k in every warp (router_logits_norm_bf16 wrote only the logits): after the wait each
+// warp reads the E logits through L2 and selects the K experts itself (the same deterministic result in every warp)
+// while its first row, a shared expert row loaded before the wait, is in flight; block 0's warp 0 also writes ids
+// and wts for moe_down1_res. Virtual rows and act as moe_up1. Needs Is >= the grid's warps (every first row shared)
+// for the overlap, not for correctness. E <= 128 (4 scores per lane: fewer registers), K <= 32. grid: persistent;
+// block 128; shmem H * 4.
+extern "C" __global__ void PDL __launch_bounds__(128, 7) moe_up1_topk_l12(const float* x, const float* logits, const float* bias, int* ids, float* wts,
+                                                                       const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int E,
+                                                                       int nGroup, int topkGroup, int normTopk, float scale, int pre) {
+  extern __shared__ float4 xt4[];
+  __shared__ float cs[4][256];
+  __shared__ int sIds[4][32];
+  __shared__ float sWts[4][32];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  gemv1_core<12>(
+      H, Is + K * I, Is, pre,
+      [&](int r) {
+        if (r < Is) return upS + (long long)r * H;
+        const int v = r - Is;
+        return (const bf16*)upPtrs[sIds[warp][v / I]] + (long long)(v % I) * H;
+      },
+      [&]() {
+        stage_row_async((float*)xt4, x, H);
+        for (int j = lane; j < E; j += 32) cs[warp][j] = __ldcg(logits + j);
+        __syncwarp();
+        topk_token<4>(cs[warp], bias, sIds[warp], sWts[warp], E, K, nGroup, topkGroup, normTopk, scale, cs[warp], lane);
+        __syncwarp();
+        if (blockIdx.x == 0 && warp == 0 && lane < K) {
+          ids[lane] = sIds[0][lane];
+          wts[lane] = sWts[0][lane];
+        }
+      },
+      [&](int) { return (const float4*)xt4; },
+      [&](int r, float v) {
+        const float t = v > 0.f ? v : 0.f;
+        act[r] = t * t;
+      });
 }
 
 // The MoE down projections of one token as one GEMV over virtual rows of length I: row c H + o (c < S) is the

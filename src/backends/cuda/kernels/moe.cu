@@ -29,7 +29,7 @@ struct NormIn {
 // 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
 // ticket; it resets the counter) runs the top-k of every token. counter: one int, zero between launches.
 // grid: ceil(E / 2); block 256.
-template <typename WT>
+template <typename WT, bool TOPK = true>
 __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
                                                  int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale,
                                                  const NormIn* norm = nullptr) {
@@ -92,6 +92,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     const int j = threadIdx.x >> 4, t = threadIdx.x & 15, ee = blockIdx.x * 2 + j;
     if (ee < E && t < N) logits[(long long)t * E + ee] = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
   }
+  if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
   __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(counter, 1) == (int)gridDim.x - 1;
@@ -118,6 +119,14 @@ extern "C" __global__ void PDL router_topk_norm_bf16(const float* a, const float
                                                      int nGroup, int topkGroup, int normTopk, float scale) {
   const NormIn norm = {a, b, h, nw, eps, u};
   router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
+}
+// The logits of router_topk_norm_bf16 alone (no ticket, no top-k): moe_up1_topk runs the top-k in every warp,
+// beside its first (shared expert) rows, so the router's serial tail leaves the critical path.
+// grid: ceil(E / 2); block 256; shmem H * 4.
+extern "C" __global__ void PDL router_logits_norm_bf16(const float* a, const float* b, float* h, const float* nw, float eps, float* u, const bf16* gate,
+                                                       float* logits, int H, int E) {
+  const NormIn norm = {a, b, h, nw, eps, u};
+  router_topk_impl<bf16, false>(nullptr, H, gate, nullptr, logits, nullptr, nullptr, nullptr, 1, H, E, 0, 1, 1, 0, 1.f, &norm);
 }
 extern "C" __global__ void PDL router_topk_f32(const float* x, int ldx, const float* gate, const float* bias, float* logits, int* ids, float* wts, int* counter,
                                                int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {

@@ -7,11 +7,12 @@
 // Top-k of one token's router logits by one warp: by biased score, ties to the lower expert id; weights = the
 // unbiased sigmoid, renormalised, scaled. Group-limited routing (nGroup > 1): keep the topkGroup groups with the
 // largest sum of their two best scores. cs: 256 floats of shared memory for this warp.
+template <int MAXE = MAX_E_PER_LANE>
 __device__ __forceinline__ void topk_token(const float* logits, const float* bias, int* ids, float* wts, int E, int K,
                                            int nGroup, int topkGroup, int normTopk, float scale, float* cs, int lane) {
-  float sv[MAX_E_PER_LANE], cv[MAX_E_PER_LANE];
+  float sv[MAXE], cv[MAXE];
 #pragma unroll
-  for (int j = 0; j < MAX_E_PER_LANE; j++) {
+  for (int j = 0; j < MAXE; j++) {
     const int e = lane + 32 * j;
     if (e < E) {
       sv[j] = sigmoid(logits[e]);
@@ -23,7 +24,7 @@ __device__ __forceinline__ void topk_token(const float* logits, const float* bia
   }
   if (nGroup > 1) {
 #pragma unroll
-    for (int j = 0; j < MAX_E_PER_LANE; j++) if (lane + 32 * j < E) cs[lane + 32 * j] = cv[j];
+    for (int j = 0; j < MAXE; j++) if (lane + 32 * j < E) cs[lane + 32 * j] = cv[j];
     __syncwarp();
     u32 keep = 0;  // bit g set: group g kept (nGroup <= 32)
     if (lane == 0) {
@@ -46,7 +47,7 @@ __device__ __forceinline__ void topk_token(const float* logits, const float* bia
     keep = __shfl_sync(FULL_MASK, keep, 0);
     const int per = E / nGroup;
 #pragma unroll
-    for (int j = 0; j < MAX_E_PER_LANE; j++) {
+    for (int j = 0; j < MAXE; j++) {
       const int e = lane + 32 * j;
       if (e < E && !((keep >> (e / per)) & 1u)) cv[j] = NEG_INF;
     }
@@ -57,7 +58,7 @@ __device__ __forceinline__ void topk_token(const float* logits, const float* bia
     float bv = NEG_INF, bs = 0.f;
     int be = 0x7fffffff;
 #pragma unroll
-    for (int j = 0; j < MAX_E_PER_LANE; j++) {
+    for (int j = 0; j < MAXE; j++) {
       const int e = lane + 32 * j;
       if (e < E && !((taken >> j) & 1u) && (cv[j] > bv || (cv[j] == bv && e < be))) { bv = cv[j]; be = e; bs = sv[j]; }
     }

@@ -72,6 +72,14 @@ export function moeLayer1(
     // the router on its own (64 blocks), then every up row (shared first) in moe_up1: 2.55 ms per step against
     // 2.63 with moe_route_shared1 on an H200 (bench/cuda-decode-sweep.ts), whose 792-block ticket and second
     // partial round cost more than the router's latency it hides
+    if (norm && E <= 128 && process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP !== '0') {
+      // the router writes logits only; every warp of moe_up1_topk selects the experts beside its first (shared) rows
+      c.kernels.launch('router_logits_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, gate.ptr, logits.ptr, H, E], H * 4);
+      c.kernels.launch('moe_up1_topk_l12', gemv1Grid(c, Is + K * I, 12), 128, [
+        xin, logits.ptr, c.f32(bias).ptr, ids.ptr, wts.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, E, ...sel, gemv1Pre(),
+      ], H * 4);
+      return { args: { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: pointerTable(c, down), downS, K, I }, out: c.alloc([1, H]) };
+    }
     if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
     else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
     c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
