@@ -46,14 +46,14 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
   it.each([
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'split' },
-    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split, top-k in the router' },
-    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks, mode: 'split, top-k in the router' },
+    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split, top-k in moe_up1' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks, mode: 'split, top-k in moe_up1' },
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
   ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
     const saved = [process.env.NEMOTRON_CUDA_MOE_LAYER, process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP];
     process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
-    process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP = mode === 'split' ? '1' : '0';
+    process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP = mode === 'split, top-k in moe_up1' ? '1' : '0';
     try {
       layerCase(H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode);
     } finally {
@@ -91,8 +91,8 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     launchMoeDown(c, d!, h, out); // h + layer(u): the residual is the staged sum
     const heads: Record<string, string[]> = {
       fused: ['moe_route_shared1_l12', 'moe_up1_l12'],
-      split: ['router_logits_norm_bf16', 'moe_up1_topk_l12'],
-      'split, top-k in the router': ['router_topk_norm_bf16', 'moe_up1_l12'],
+      split: ['router_topk_norm_bf16', 'moe_up1_l12'],
+      'split, top-k in moe_up1': ['router_logits_norm_bf16', 'moe_up1_topk_l12'],
     };
     expect(launched).toEqual([...heads[mode], expect.stringMatching(/^moe_down1_res/)]);
 

@@ -72,8 +72,10 @@ export function moeLayer1(
     // the router on its own (64 blocks), then every up row (shared first) in moe_up1: 2.55 ms per step against
     // 2.63 with moe_route_shared1 on an H200 (bench/cuda-decode-sweep.ts), whose 792-block ticket and second
     // partial round cost more than the router's latency it hides
-    if (norm && E <= 128 && process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP !== '0') {
-      // the router writes logits only; every warp of moe_up1_topk selects the experts beside its first (shared) rows
+    if (norm && E <= 128 && process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP === '1') {
+      // tuning alternative: the router writes logits only; every warp of moe_up1_topk selects the experts beside its
+      // first (shared) rows. The same 2.40 ms per step as the router's own top-k on an H200: that tail was already
+      // hidden behind the next kernel's early loads
       c.kernels.launch('router_logits_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, gate.ptr, logits.ptr, H, E], H * 4);
       c.kernels.launch('moe_up1_topk_l12', gemv1Grid(c, Is + K * I, 12), 128, [
         xin, logits.ptr, c.f32(bias).ptr, ids.ptr, wts.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, E, ...sel, gemv1Pre(),
