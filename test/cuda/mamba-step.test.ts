@@ -1,10 +1,10 @@
-import { expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
 import type { CudaBackend } from '../../src/backends/cuda/backend.js';
 import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
 import type { MambaMixerParams, MambaState, Ops, Segment, SsmDims, Tensor } from '../../src/ops/ops.js';
 import { randn } from '../ops/cases.js';
-import { describeCuda, gpu, relErr, toBf16 } from './helpers.js';
+import { describeCuda, expectPerHead, gpu, launched, relErr, toBf16 } from './helpers.js';
 
 // The fused Mamba-2 decode step (Ops.mambaMixer -> kernels/mamba_step.cu) against the composition the model falls
 // back to (mambaConv -> ssmScan -> gatedRmsNorm), run both on the CUDA backend (separate state copies) and on
@@ -29,34 +29,6 @@ function composition(o: Ops<Tensor>, proj: Tensor, p: MambaMixerParams<Tensor>, 
   return o.gatedRmsNorm(y, z, p.normW, p.normGroupSize, p.eps);
 }
 
-/** relErr per head of rows laid out [.., heads * w] (slow heads have far smaller values than fast ones). */
-function expectPerHead(got: Float32Array, want: Float32Array, heads: number, rowLen: number, what: string, tol = 1e-4): void {
-  expect(got.length, what).toBe(want.length);
-  const w = rowLen / heads;
-  let worst = 0;
-  let at = -1;
-  for (let h = 0; h < heads; h++) {
-    const pick = (a: Float32Array) => {
-      const out = new Float32Array((a.length / rowLen) * w);
-      for (let r = 0; r * rowLen < a.length; r++) out.set(a.subarray(r * rowLen + h * w, r * rowLen + (h + 1) * w), r * w);
-      return out;
-    };
-    const e = relErr(pick(got), pick(want));
-    if (!(e <= worst)) [worst, at] = [e, h];
-  }
-  expect(worst, `${what}: relative error ${worst} (head ${at})`).toBeLessThanOrEqual(tol);
-}
-
-/** Kernels launched by `fn` (by name). */
-function launched<R>(g: CudaBackend, fn: () => R): { r: R; names: string[] } {
-  const spy = vi.spyOn(g.kernels, 'launch');
-  try {
-    const r = fn();
-    return { r, names: spy.mock.calls.map((c) => c[0]) };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 /**
  * One Mamba mixer's weights on cpu-ref and CUDA, and `rows` sequences' states three times: cpu-ref, the fused
@@ -143,8 +115,8 @@ class Mixer {
       expect(conv, `${what}: conv state ${r} vs the CUDA composition`).toEqual(this.G.toFloat32(s.split.conv)); // a shift: exact
       expect(conv, `${what}: conv state ${r} vs cpu-ref`).toEqual(ref.toFloat32(s.cpu.conv));
       const ssm = this.G.toFloat32(s.fused.ssm);
-      expectPerHead(ssm, this.G.toFloat32(s.split.ssm), heads, heads * P * n, `${what}: ssm state ${r} vs the CUDA composition`);
-      expectPerHead(ssm, ref.toFloat32(s.cpu.ssm), heads, heads * P * n, `${what}: ssm state ${r} vs cpu-ref`);
+      expectPerHead(ssm, this.G.toFloat32(s.split.ssm), heads, heads * P * n, `${what}: ssm state ${r} vs the CUDA composition`, 1e-4);
+      expectPerHead(ssm, ref.toFloat32(s.cpu.ssm), heads, heads * P * n, `${what}: ssm state ${r} vs cpu-ref`, 1e-4);
     });
   }
 

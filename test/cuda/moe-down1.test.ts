@@ -6,6 +6,7 @@ import type { Dim } from '../../src/backends/cuda/launch.js';
 import { CudaTensor, type CudaCtx } from '../../src/backends/cuda/tensor.js';
 import { randn } from '../ops/cases.js';
 import { describeCuda, gpu, relErr, toBf16 } from './helpers.js';
+import { moeDown1Reference } from '../helpers/moe-down1-reference.js';
 
 // ops/moe-down1.ts (kernels/moe_down1.cu: the batch-1 MoE tail, out = resid + (routed + shared), in one launch) on
 // the device: at the real Nano shape (H 2688, I 1856, Is 3712, top-6 of 128 experts) against a float64 host
@@ -51,25 +52,7 @@ function release(g: CudaBackend, s: Setup): void {
   for (const t of [s.dev.act, s.dev.ids, s.dev.wts, s.dev.resid, s.dev.downS, s.dev.all]) g.release(t);
 }
 
-/** float64: resid[o] + (sum_k wts[k] down_{ids[k]}[o] . act_k + sum_c downS[o, chunk c] . act_c). */
-function reference(s: Setup, withResid: boolean): Float64Array {
-  const { H, I, S, K, ids, wts, act, downS, all } = s;
-  const Is = S * I;
-  const out = new Float64Array(H);
-  for (let o = 0; o < H; o++) {
-    let routed = 0;
-    for (let k = 0; k < K; k++) {
-      const row = (8 * ids[k] + o) * I;
-      let d = 0;
-      for (let i = 0; i < I; i++) d += all[row + i] * act[Is + k * I + i];
-      routed += wts[k] * d;
-    }
-    let shared = 0;
-    for (let i = 0; i < Is; i++) shared += downS[o * Is + i] * act[i];
-    out[o] = (withResid ? s.resid[o] : 0) + routed + shared;
-  }
-  return out;
-}
+const reference = (s: Setup, withResid: boolean) => moeDown1Reference(s, withResid);
 
 const args = (s: Setup, resid: number | null, out: number, kernel?: string): MoeDown1Args => ({
   act: s.dev.act.ptr, ids: s.dev.ids.ptr, wts: s.dev.wts.ptr, downTable: s.dev.table, downS: s.dev.downS, resid, out, K: s.K, I: s.I, kernel,

@@ -1,10 +1,10 @@
-import { expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
 import type { CudaBackend } from '../../src/backends/cuda/backend.js';
 import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
 import type { Ops, Segment, SsmDims, Tensor } from '../../src/ops/ops.js';
 import { randn } from '../ops/cases.js';
-import { describeCuda, gpu, relErr } from './helpers.js';
+import { describeCuda, expectPerHead, gpu, launched, relErr } from './helpers.js';
 
 // The selective scan (ssm_scan_n128 prefill, ssm_step_n128 decode, ssm_scan for other shapes) against the exact
 // recurrence of cpu-ref on random inputs laid out as the model has them: x, B, C column views of one xBC row, dt a
@@ -27,37 +27,6 @@ function expectClose(got: Float32Array, want: Float32Array, what: string, tol = 
   expect(e, `${what}: relative error ${e}`).toBeLessThanOrEqual(tol);
 }
 
-/**
- * relErr per head (slow heads have far smaller values than fast ones, so one max over all heads would hide their
- * errors). `rowLen` floats per row, head h owns [h * w, (h + 1) * w) of each row (y: w = p; a state: one row).
- */
-function expectPerHead(got: Float32Array, want: Float32Array, heads: number, rowLen: number, what: string, tol = 1e-3): void {
-  expect(got.length, what).toBe(want.length);
-  const w = rowLen / heads;
-  let worst = 0;
-  let at = -1;
-  for (let h = 0; h < heads; h++) {
-    const pick = (a: Float32Array) => {
-      const out = new Float32Array((a.length / rowLen) * w);
-      for (let r = 0; r * rowLen < a.length; r++) out.set(a.subarray(r * rowLen + h * w, r * rowLen + (h + 1) * w), r * w);
-      return out;
-    };
-    const e = relErr(pick(got), pick(want));
-    if (!(e <= worst)) [worst, at] = [e, h];
-  }
-  expect(worst, `${what}: relative error ${worst} (head ${at})`).toBeLessThanOrEqual(tol);
-}
-
-/** Kernels launched by `fn` (by name). */
-function launched<R>(g: CudaBackend, fn: () => R): { r: R; names: string[] } {
-  const spy = vi.spyOn(g.kernels, 'launch');
-  try {
-    const r = fn();
-    return { r, names: spy.mock.calls.map((c) => c[0]) };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 /**
  * Per-head parameters with both regimes: even heads decay slowly (A near -0.05, dt near 0.05: a state remembers
@@ -131,14 +100,14 @@ class Scan {
     const want = run(ref, 'cpu');
     this.g.beginStep();
     const { r: got, names } = launched(this.g, () => run(this.G, 'gpu'));
-    expectPerHead(got, want, heads, heads * p, `y, segments ${lengths}`);
+    expectPerHead(got, want, heads, heads * p, `y, segments ${lengths}`, 1e-3);
     this.expectStates(`segments ${lengths}`);
     return names.filter((k) => k.startsWith('ssm_'));
   }
 
   expectStates(what: string): void {
     const { heads, p, n } = this.sh;
-    this.states.forEach((s, i) => expectPerHead(this.G.toFloat32(s.gpu), ref.toFloat32(s.cpu), heads, heads * p * n, `state ${i} after ${what}`));
+    this.states.forEach((s, i) => expectPerHead(this.G.toFloat32(s.gpu), ref.toFloat32(s.cpu), heads, heads * p * n, `state ${i} after ${what}`, 1e-3));
   }
 }
 
@@ -212,7 +181,7 @@ describeCuda('ssmScan: cuda vs the exact recurrence of cpu-ref', () => {
           const [xg, Bg, Cg] = G.splitCols(rowG as unknown as Tensor, [xw, gw, gw]);
           return G.ssmScan(xg, dtG as unknown as Tensor, Bg, Cg, s.aLog.gpu, s.d.gpu, s.dtBias.gpu, s.dims, segs([1, 1]), s.states.map((t) => t.gpu));
         });
-        expectPerHead(G.toFloat32(y), want, heads, heads * p, `y, step ${i}`);
+        expectPerHead(G.toFloat32(y), want, heads, heads * p, `y, step ${i}`, 1e-3);
         s.expectStates(`step ${i}`);
       }
       expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 3 });

@@ -6,6 +6,7 @@ import { relErr, toBf16 } from '../../../test/helpers/numeric.js';
 import { emuUnavailable } from './build.js';
 import { emuCtx } from './ctx.js';
 import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
+import { moeDown1Reference } from '../../../test/helpers/moe-down1-reference.js';
 
 // moe_down1.cu's moe_down1_res (shared + routed down projections, weighted sum and residual add in one launch) on
 // the CPU emulator against a float64 reference of the formula: small shapes (rows that leave lanes idle, S = 0,
@@ -41,26 +42,8 @@ function problem(H: number, I: number, S: number, ids: number[], E: number, seed
   };
 }
 
-/** float64: resid[o] + (sum_k wts[k] down_{ids[k]}[o] . act_k + sum_c downS[o, chunk c] . act_c). */
-function reference(p: Problem, withResid: boolean): Float64Array {
-  const { H, I, S, ids, wts, act, downS, all } = p;
-  const K = ids.length;
-  const Is = S * I;
-  const out = new Float64Array(H);
-  for (let o = 0; o < H; o++) {
-    let routed = 0;
-    for (let k = 0; k < K; k++) {
-      const row = (8 * ids[k] + o) * I;
-      let d = 0;
-      for (let i = 0; i < I; i++) d += all.values[row + i] * act[Is + k * I + i];
-      routed += wts[k] * d;
-    }
-    let shared = 0;
-    for (let i = 0; i < Is; i++) shared += downS[o * Is + i] * act[i];
-    out[o] = (withResid ? p.resid[o] : 0) + routed + shared;
-  }
-  return out;
-}
+/** moeDown1Reference over this problem's bf16-rounded expert rows. */
+const reference = (p: Problem, withResid: boolean) => moeDown1Reference({ ...p, all: p.all.values }, withResid);
 
 describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
   let e: EmuKernels;

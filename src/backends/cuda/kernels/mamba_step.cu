@@ -3,32 +3,10 @@
 // gated_rms_norm_v4). At batch 1 the three kernels were each a few microseconds of launch latency and memory
 // round trips per Mamba layer (23 per token); fused, a layer pays one launch and about three dependent round trips.
 #include "common.cuh"
+#include "ssm.cuh"  // dt_decay, butterfly
 
 #define MS_MAX_K 8  // conv kernel width
 #define MS_ROWS 8   // state rows per warp: head dim <= 8 warps x 8 rows
-
-// (dt, exp(dt A)) with dt = clamp(softplus(raw + bias), dtMin, dtMax) (model-spec 3.4); as ssm.cu
-__device__ __forceinline__ float2 ms_dt_decay(float raw, float bias, float A, float dtMin, float dtMax) {
-  float dv = softplus(raw + bias);
-  dv = fminf(fmaxf(dv, dtMin), dtMax);
-  float2 r;
-  r.x = dv;
-  r.y = expf(dv * A);
-  return r;
-}
-
-// One reduce-scatter step over the lanes (as ssm.cu's butterfly): v[0..2 O) -> v[0..O); the lane with bit O set
-// keeps the upper half. After O = 4, 2, 1 lane l holds value l & 7 summed over the 8 lanes that share bits 3-4.
-template <int O>
-__device__ __forceinline__ void ms_butterfly(float* v, int lane) {
-  const bool up = (lane & O) != 0;
-#pragma unroll
-  for (int k = 0; k < O; k++) {
-    const float send = up ? v[k] : v[k + O];
-    const float keep = up ? v[k + O] : v[k];
-    v[k] = keep + __shfl_xor_sync(FULL_MASK, send, O);
-  }
-}
 
 // Block (h, s): head h of decode row s (token s, sequence s). proj [N, dInner + convDim + heads] = z | xBC | dt,
 // row stride ld; convDim = dInner + 2 groups 128 (xBC = x | B | C); state size 128; head dim P <= 64; the norm
@@ -125,7 +103,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
     sx[Km - 1] = vX;
   }
-  const float2 da = ms_dt_decay(dtRaw, dtB, A, dtMin, dtMax);
+  const float2 da = dt_decay(dtRaw, dtB, A, dtMin, dtMax);
   __syncthreads();
 
   // 2. scan step (as ssm_step_n128)
@@ -147,9 +125,9 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
       v[r] = fmaf(ns.x, cv.x, ns.y * cv.y) + fmaf(ns.z, cv.z, ns.w * cv.w);
     }
   }
-  ms_butterfly<4>(v, lane);
-  ms_butterfly<2>(v, lane);
-  ms_butterfly<1>(v, lane);
+  butterfly<4>(v, lane);
+  butterfly<2>(v, lane);
+  butterfly<1>(v, lane);
   v[0] += __shfl_xor_sync(FULL_MASK, v[0], 8);
   v[0] += __shfl_xor_sync(FULL_MASK, v[0], 16);
   float* orow = out + (long long)s * dInner;

@@ -25,34 +25,7 @@
 // moe_down1_l8 writes to its partials. Needs I % 8 == 0, I <= 256 MAXL, Is == S I, K <= 32, 16-byte aligned act,
 // downS and expert rows. grid: persistent, about SMs x resident blocks (ops/moe-down1.ts); block 128; no shmem.
 #include "common.cuh"
-
-template <int MAXL>
-__device__ __forceinline__ void md_load_row(uint4* u, const bf16* w, int I8, int lane) {
-  const uint4* w8 = (const uint4*)w;
-#pragma unroll
-  for (int j = 0; j < MAXL; j++) {
-    const int c = lane + 32 * j;
-    if (c < I8) u[j] = ld_stream(w8 + c);
-  }
-}
-
-// This lane's part of row . x (x read through L1; the expression is gemv1.cu's dot_staged, for equal results).
-template <int MAXL>
-__device__ __forceinline__ float md_dot(const uint4* u, const float* x, int I8, int lane) {
-  const float4* x4 = (const float4*)x;
-  float acc = 0.f;
-#pragma unroll
-  for (int j = 0; j < MAXL; j++) {
-    const int c = lane + 32 * j;
-    if (c < I8) {
-      float f[8];
-      unpack8(u[j], f);
-      const float4 a = x4[2 * c], b = x4[2 * c + 1];
-      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-    }
-  }
-  return acc;
-}
+#include "gemv1.cuh"  // load_row, dot_staged
 
 // Pulls one weight row (bytes long) into L2, one 128-byte line per lane, starting at the line that holds its start.
 __device__ __forceinline__ void md_prefetch_row(const bf16* w, int bytes, int lane) {
@@ -88,7 +61,7 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   uint4 u[MAXL];
   const bool early = o0 < H && S > 0;
   if (early) {
-    md_load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
+    load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
     if (PF > 0) prefetchTo(S - 1);  // the other shared chunks of the first output
   }
   pdl_wait();
@@ -98,18 +71,18 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
     slotBase = downPtrs[ids[lane]];
     slotW = wts[lane];
   }
-  if (!early) md_load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
+  if (!early) load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
   if (PF > 0) prefetchTo(1 + PF);
 
   float routed = 0.f, shared = 0.f;
   int o = o0, t = 0, f = 0;
   while (o < H) {
-    const float d = md_dot<MAXL>(u, act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I), I8, lane);
+    const float d = dot_staged<MAXL>(u, (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I)), I8, lane);
     // the next row's loads go out before this row is reduced
     int on = o, tn = t + 1;
     if (tn == R) on += nw, tn = 0;
     if (on < H) {
-      md_load_row<MAXL>(u, rowPtr(on, tn), I8, lane);
+      load_row<MAXL>(u, rowPtr(on, tn), I8, lane);
       if (PF > 0) prefetchTo(f + 1 + PF);
     }
     const float v = warp_sum(d);

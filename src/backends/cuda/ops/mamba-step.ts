@@ -5,6 +5,7 @@
  */
 import type { MambaMixerParams, MambaState, Segment } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
+import { ticketBuffer } from './tickets.js';
 
 /** Most decode rows per launch (the ticket buffer holds MAX_ROWS x MAX_GROUPS). */
 export const MAMBA_STEP_MAX_ROWS = 64;
@@ -12,19 +13,8 @@ const MAX_GROUPS = 64;
 /** NEMOTRON_CUDA_MAMBA_STEP=0: always decline, so a benchmark can compare with the three-kernel path. */
 const disabled = () => process.env.NEMOTRON_CUDA_MAMBA_STEP === '0';
 
-/** One zeroed [MAX_ROWS, MAX_GROUPS] int buffer per device for the per-(row, group) tickets (the kernel resets them). */
-const ticketBuffers = new WeakMap<object, number>();
-function tickets(c: CudaCtx): number {
-  let p = ticketBuffers.get(c.dev);
-  if (p === undefined) {
-    if (c.dev.mode !== 'eager') throw new Error('mambaMixer: first use inside a captured step');
-    const n = MAMBA_STEP_MAX_ROWS * MAX_GROUPS;
-    p = c.dev.pool.alloc(n * 4).ptr;
-    c.dev.fill32(p, 0, n);
-    ticketBuffers.set(c.dev, p);
-  }
-  return p;
-}
+/** The per-(row, group) tickets: [MAX_ROWS, MAX_GROUPS] ints (the kernel resets them). */
+const tickets = (c: CudaCtx) => ticketBuffer(c, 'mambaMixer', MAMBA_STEP_MAX_ROWS * MAX_GROUPS);
 
 /**
  * Weights an earlier call already took through c.f32: a float32 copy made then has finished before this step's

@@ -11,6 +11,7 @@ import type { DeferredNorm } from './fused-norm.js';
 import { gemv1Grid, gemv1Pre, persistentGrid } from './matmul.js';
 import { pointerTable } from './moe.js';
 import { moeDown1Lanes, moeDown1Res, type MoeDown1Args } from './moe-down1.js';
+import { ticketBuffer } from './tickets.js';
 
 /** Resident blocks per SM of moe_route_shared1_l12 (128 threads, 80 registers). */
 const ROUTE_SHARED_BLOCKS_PER_SM = 6;
@@ -21,18 +22,8 @@ export interface DeferredMoeDown {
   out: CudaTensor; // [1, H]
 }
 
-/** One zeroed device int per device for moe_route_shared1's last-block ticket (the kernel resets it). */
-const tickets = new WeakMap<object, number>();
-function ticket(c: CudaCtx): number {
-  let p = tickets.get(c.dev);
-  if (p === undefined) {
-    if (c.dev.mode !== 'eager') throw new Error('moeLayer: first use inside a captured step');
-    p = c.dev.pool.alloc(4).ptr;
-    c.dev.fill32(p, 0, 1);
-    tickets.set(c.dev, p);
-  }
-  return p;
-}
+/** moe_route_shared1's last-block ticket: one int, zero between launches (the kernel resets it). */
+const ticket = (c: CudaCtx): number => ticketBuffer(c, 'moeLayer', 1);
 
 /** Whether the three kernels take this layer: bf16 weights of the shapes they read, one token. */
 function applies(x: CudaTensor, gate: CudaTensor, dims: RouteDims, up: readonly CudaTensor[], down: readonly CudaTensor[], upS: CudaTensor, downS: CudaTensor): boolean {

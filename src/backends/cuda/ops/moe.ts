@@ -12,6 +12,7 @@ import type { RouteDims, Routing } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
 import { gemv1Grid, gemv1Lanes, gemv1Pre, matmul } from './matmul.js';
 import { moeGroupedApplies, moeGroupedExperts } from './moe-gemm.js';
+import { ticketBuffer } from './tickets.js';
 
 /**
  * Token counts from which the routed experts run as grouped tensor-core GEMMs on the device. Its 16-row tiles
@@ -31,18 +32,8 @@ export const MOE_FUSED_MAX_TOKENS = 16;
  */
 export const MOE_BLOCK_FUSED_MAX_TOKENS = 2;
 
-/** One zeroed device int per device for the router's last-block ticket (the kernel resets it). */
-const counters = new WeakMap<object, number>();
-export function routerCounter(c: CudaCtx): number {
-  let p = counters.get(c.dev);
-  if (p === undefined) {
-    if (c.dev.mode !== 'eager') throw new Error('moeRoute: first use inside a captured step');
-    p = c.dev.pool.alloc(4).ptr;
-    c.dev.fill32(p, 0, 1);
-    counters.set(c.dev, p);
-  }
-  return p;
-}
+/** The router's last-block ticket: one int, zero between launches (the kernel resets it). */
+export const routerCounter = (c: CudaCtx): number => ticketBuffer(c, 'moeRoute', 1);
 
 export function moeRoute(c: CudaCtx, x: CudaTensor, gate: CudaTensor, bias: CudaTensor, dims: RouteDims): Routing<CudaTensor> {
   c.live(x, gate, bias);
