@@ -137,7 +137,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
-  /** Launches a deferred `add` or norm (see pendingAdd, pendingNorm); a no-op when none is pending. */
+  /** Launches whatever is deferred (pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
   flushPending(): void {
     const p = this.pendingAdd;
     if (p) {
