@@ -140,7 +140,8 @@ describeCuda('ring kernels (gemv_ring.cu)', () => {
       const fwd = () => model.forward([{ tokens: [0], state }]);
       const { r: rest, names } = launched(g, () => graphs.decodeGreedy('ring', first, 63, fwd));
       model.freeState(state);
-      if (p === Object.keys(golden.prompts)[0]) expect(names.filter((n) => n.includes('_ring_')).length, 'ring kernels in the step').toBeGreaterThan(0);
+      // legacy-f16 has f16 weights: its GEMVs are not the bf16 kernels the rings replace
+      if (name !== 'legacy-f16' && p === Object.keys(golden.prompts)[0]) expect(names.filter((n) => n.includes('_ring_')).length, 'ring kernels in the step').toBeGreaterThan(0);
       expect([first[0], ...rest.map((t) => t[0])], `prompt ${p}`).toEqual(golden.greedy[p].tokens);
     }
     graphs.clear();
