@@ -143,7 +143,10 @@ export class Kernels {
     if (mod) return mod;
     const t0 = performance.now();
     const source = readFileSync(join(this.dir, file), 'utf8');
-    const compiled = compileCuda(file, source, this.headers, this.dev.info.computeCapability);
+    // NEMOTRON_CUDA_DEFINES (tuning experiments): comma-separated macros for every kernel file
+    const defines = (process.env.NEMOTRON_CUDA_DEFINES ?? '').split(',').filter(Boolean);
+    if (defines.some((d) => !/^\w+(=\w+)?$/.test(d))) throw new Error(`NEMOTRON_CUDA_DEFINES: expected NAME or NAME=VALUE, comma-separated, got "${process.env.NEMOTRON_CUDA_DEFINES}"`);
+    const compiled = compileCuda(file, source, this.headers, this.dev.info.computeCapability, defines.map((d) => `-D${d}`));
     let image: Uint8Array = compiled.image;
     if (compiled.ptx && image[image.length - 1] !== 0) image = Buffer.concat([image, Buffer.from([0])]);
     const m: [Handle | null] = [null];

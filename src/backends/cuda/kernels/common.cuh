@@ -28,6 +28,15 @@ __device__ __forceinline__ void pdl_launch() {
   asm volatile("griddepcontrol.launch_dependents;");
 #endif
 }
+// Tuning experiment (NEMOTRON_CUDA_DEFINES=PDL_EARLY): the small latency-bound kernels that come right before a
+// weight-streaming GEMV (norm, router, mamba_step) let it launch at their start instead of after their wait, so its
+// blocks are placed, and issue their first weight rows, as the kernel before them drains. Safe only where the next
+// kernel reads nothing but weights before its own pdl_wait.
+__device__ __forceinline__ void pdl_launch_early() {
+#ifdef PDL_EARLY
+  pdl_launch();
+#endif
+}
 // Pulls [p, p + bytes) into L2 (one prefetch per 128-byte line, spread over `nthreads` threads starting at `tid`).
 __device__ __forceinline__ void prefetch_l2(const void* p, long long bytes, int tid, int nthreads) {
   const char* c = (const char*)p;

@@ -36,6 +36,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   __shared__ float part[8][16];
   __shared__ float cs[8][256];
   __shared__ int last;
+  pdl_launch_early();
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int e = blockIdx.x * 2 + (warp >> 2), q = warp & 3;
   const int per = ((H + 3) / 4 + 7) & ~7;  // quarter of H, a multiple of 8 (16-byte loads)

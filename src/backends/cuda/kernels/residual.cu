@@ -11,6 +11,7 @@
 // a, b, h, out: [rows, H] contiguous, H <= 4096; b and h may be null (a plain RMSNorm of a). grid: rows; block 1024.
 extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
   __shared__ float sh[32];
+  pdl_launch_early();
   pdl_wait();
   pdl_launch();
   const long long r0 = (long long)blockIdx.x * H;
