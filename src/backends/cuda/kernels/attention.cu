@@ -40,8 +40,10 @@ __device__ __forceinline__ u32 to_tf32(float x) {
 __device__ __forceinline__ float tf32_round(float x) { return __uint_as_float(to_tf32(x)); }
 
 // grid: (ceil(kvw / 128), N tokens). round = 1: rows rounded to TF32 (the layout the fast kernels read).
-extern "C" __global__ void kv_append(const float* k, int ldk, const float* v, int ldv, int kvw, const int* tokSeg, const int* segStart,
-                                     const int* past, const u64* kPtrs, const u64* vPtrs, int round) {
+extern "C" __global__ void PDL kv_append(const float* k, int ldk, const float* v, int ldv, int kvw, const int* tokSeg, const int* segStart,
+                                         const int* past, const u64* kPtrs, const u64* vPtrs, int round) {
+  pdl_wait();
+  pdl_launch();
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= kvw) return;
   const int t = blockIdx.y;
@@ -351,6 +353,8 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
   typedef Cfg<HD> C;
   __shared__ __align__(16) float Os[2][16 * HD];
   __shared__ float Ms[DC_WARPS][16], Ls[DC_WARPS][16];
+  pdl_wait();  // q, k, v and the cache rows come from the kernels before
+  pdl_launch();
   const int sp = blockIdx.x, kh = blockIdx.y, item = blockIdx.z;
   const int tk = items ? items[2 * item] : item, sq = items ? items[2 * item + 1] : item;
   const int G = heads / kvHeads;
@@ -502,8 +506,10 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
 }
 
 // Merges the splits of attn_decode (when more than one was in use). grid: (heads, items); block 128 (hd <= 128).
-extern "C" __global__ void attn_combine(float* out, int heads, int kvHeads, int hd, int nsplit, const int* items, const int* past, const float* part,
-                                        const float* ml) {
+extern "C" __global__ void PDL attn_combine(float* out, int heads, int kvHeads, int hd, int nsplit, const int* items, const int* past, const float* part,
+                                            const float* ml) {
+  pdl_wait();
+  pdl_launch();
   const int h = blockIdx.x, item = blockIdx.y;
   const int tk = items ? items[2 * item] : item, sq = items ? items[2 * item + 1] : item;
   const int len = past[sq] + 1;
@@ -535,11 +541,11 @@ extern "C" __global__ void __launch_bounds__(256, 1) attn_prefill_hd64(const flo
 extern "C" __global__ void __launch_bounds__(256, 1) attn_prefill_hd128(const float* q, int ldq, float* out, int heads, int kvHeads, float qscale, const int* tiles, const int* segStart, const int* past, const u64* kPtrs, const u64* vPtrs) { attn_prefill<128>(PF_PASS); }
 
 #define DC_PASS q, ldq, kin, ldk, vin, ldv, out, heads, kvHeads, qscale, nsplit, items, append, past, kPtrs, vPtrs, part, ml
-extern "C" __global__ void __launch_bounds__(128) attn_decode_hd8(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<8>(DC_PASS); }
-extern "C" __global__ void __launch_bounds__(128) attn_decode_hd16(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<16>(DC_PASS); }
-extern "C" __global__ void __launch_bounds__(128) attn_decode_hd32(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<32>(DC_PASS); }
-extern "C" __global__ void __launch_bounds__(128) attn_decode_hd64(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<64>(DC_PASS); }
-extern "C" __global__ void __launch_bounds__(128) attn_decode_hd128(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<128>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd8(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<8>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd16(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<16>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd32(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<32>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd64(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<64>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd128(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<128>(DC_PASS); }
 
 // ---- fallback: SIMT, any head dim up to 128 -------------------------------------------------------------------------
 

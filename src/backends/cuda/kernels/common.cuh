@@ -20,6 +20,11 @@ typedef unsigned long long u64;
 #define PDL
 __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#ifdef PDL_EARLY_ALL
+  // tuning experiment: every kernel lets the next one launch before it waits (then nothing but weights and step
+  // metadata may be read before a wait: mamba_step moves its state loads after it)
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
