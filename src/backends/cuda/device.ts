@@ -117,8 +117,6 @@ export interface DeviceInfo {
   multiprocessors: number;
   totalMemory: number;
   driverVersion: number;
-  /** Shared memory per SM in bytes (sizes the persistent grids of shared-memory-bound kernels). */
-  sharedPerSm?: number;
 }
 
 export class CudaDevice {
@@ -163,7 +161,6 @@ export class CudaDevice {
       multiprocessors: attr(CU_DEVICE_ATTRIBUTE.MULTIPROCESSOR_COUNT),
       totalMemory: total[0],
       driverVersion: ver[0],
-      sharedPerSm: attr(CU_DEVICE_ATTRIBUTE.MAX_SHARED_MEMORY_PER_MULTIPROCESSOR),
     };
     const s: [Handle | null] = [null];
     check(drv.cuStreamCreate(s, CU_STREAM_NON_BLOCKING), 'cuStreamCreate');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileCuda } from './compiler.js';
 import type { CudaDevice } from './device.js';
-import { check, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
+import { check, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
 
 type ParamKind = 'ptr' | 'i32' | 'u32' | 'f32' | 'i64';
@@ -28,10 +28,6 @@ interface KernelSig {
 interface Kernel extends KernelSig {
   name: string;
   fn: Handle;
-  /** The dynamic shared memory the function is opened up to (the driver's default cap is 48 KB). */
-  maxShmem: number;
-  /** The preferred shared-memory carveout last set on it (NEMOTRON_CUDA_CARVEOUT), '' for the driver's choice. */
-  carveout: string;
 }
 
 /** Where the kernel sources are: next to this module (src/), or src/ when running from dist/. */
@@ -164,7 +160,7 @@ export class Kernels {
     if (!sig) throw new Error(`no CUDA kernel named ${name} in ${this.dir}`);
     const f: [Handle | null] = [null];
     check(this.dev.drv.cuModuleGetFunction(f, this.module(sig.file), name), `cuModuleGetFunction (${name})`);
-    k = { ...sig, name, fn: f[0]!, maxShmem: 48 * 1024, carveout: '' };
+    k = { ...sig, name, fn: f[0]! };
     this.kernels.set(name, k);
     return k;
   }
@@ -221,19 +217,6 @@ export class Kernels {
     const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
     if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem
     if (this.skipped(name)) return;
-    const carveout = process.env.NEMOTRON_CUDA_CARVEOUT ?? '';
-    if (carveout !== k.carveout) {
-      // tuning: one L1 / shared-memory split for every kernel (percent of the most shared memory). An SM runs blocks
-      // of one split at a time, so neighbours with different splits cannot overlap (PDL) on it
-      const v = carveout === '' ? -1 : Number(carveout);
-      if (!Number.isInteger(v) || v < -1 || v > 100) throw new Error(`NEMOTRON_CUDA_CARVEOUT: expected 0-100, got "${carveout}"`);
-      check(dev.drv.cuFuncSetAttribute(k.fn, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT, v), `cuFuncSetAttribute (${name}: carveout ${v})`);
-      k.carveout = carveout;
-    }
-    if (shmem > k.maxShmem) {
-      check(dev.drv.cuFuncSetAttribute(k.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shmem), `cuFuncSetAttribute (${name}: ${shmem} bytes of shared memory)`);
-      k.maxShmem = shmem;
-    }
     if (k.pdl && this.pdl) {
       const c = this.cfgView;
       c.setUint32(0, gx, true);

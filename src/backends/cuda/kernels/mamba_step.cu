@@ -63,9 +63,6 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   // wait-before-launch order has completed (see common.cuh). Through L2 (__ldcg): an SM's L1 may hold older lines.
   // Every load is issued before the first use; out-of-range ones are clamped to a valid address, their values
   // ignored, so that no branch separates the loads.
-#ifdef PDL_EARLY_ALL
-  pdl_wait();  // the kernels before may not have completed yet
-#endif
   float4* S = (float4*)((float*)ssmStates[s] + (long long)h * P * 128) + lane;  // row p at S[32 p]
   float4 st[MS_ROWS];
 #pragma unroll

@@ -11,7 +11,6 @@ import type { DeferredNorm } from './fused-norm.js';
 import { gemv1Grid, gemv1Pre, persistentGrid } from './matmul.js';
 import { pointerTable } from './moe.js';
 import { moeDown1Lanes, moeDown1Res, type MoeDown1Args } from './moe-down1.js';
-import { ringGrid, ringKernel, ringShmem } from './ring.js';
 import { ticketBuffer } from './tickets.js';
 
 /** Resident blocks per SM of moe_route_shared1_l12 (128 threads, 80 registers). */
@@ -76,13 +75,7 @@ export function moeLayer1(
     }
     if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
     else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
-    const ring = ringKernel('up', 12); // D rows per warp in flight (gemv_ring.cu), where the ring knobs say so
-    if (ring) {
-      const shmem = ringShmem(12, ring.depth);
-      c.kernels.launch(ring.name, ringGrid(c, Is + K * I, shmem), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is], shmem);
-    } else {
-      c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
-    }
+    c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
   } else {
     c.kernels.launch('moe_route_shared1_l12', persistentGrid(c, E + Is, ROUTE_SHARED_BLOCKS_PER_SM), 128, [...normArgs, ...route, upS.ptr, act.ptr, E, K, H, Is, ...sel, gemv1Pre()], H * 4);
     // the routed experts' up rows: moe_up1 with no shared rows, writing after the shared activations

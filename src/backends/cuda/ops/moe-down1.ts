@@ -4,7 +4,6 @@
  * replaces moe_down1 + moe_combine1 + add_f32 (three launches and a [S + K, H] partials round trip) after moe_up1.
  */
 import type { CudaCtx, CudaTensor } from '../tensor.js';
-import { ringGrid, ringKernel, ringShmem } from './ring.js';
 
 /** Resident 128-thread blocks per SM of moe_down1_res_l8 / _l12 (their __launch_bounds__: 80 / 96 registers). */
 const BLOCKS_PER_SM: Record<8 | 12, number> = { 8: 6, 12: 5 };
@@ -67,12 +66,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
   if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
   if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
   if (H === 0) return true;
-  const ring = a.kernel ? null : ringKernel('down', lanes); // D rows per warp in flight (gemv_ring.cu)
-  if (ring) {
-    const shmem = ringShmem(lanes, ring.depth);
-    c.kernels.launch(ring.name, ringGrid(c, H, shmem), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is], shmem);
-    return true;
-  }
   c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is]);
   return true;
 }
