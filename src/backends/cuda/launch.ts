@@ -14,6 +14,7 @@ import { compileCuda } from './compiler.js';
 import type { CudaDevice } from './device.js';
 import { check, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
+import { KernelTrace, traceSource } from './trace.js';
 
 type ParamKind = 'ptr' | 'i32' | 'u32' | 'f32' | 'i64';
 
@@ -92,6 +93,8 @@ export class Kernels {
   launches = 0;
   /** Milliseconds spent in NVRTC + module loads. */
   compileMs = 0;
+  /** Step tracing (NEMOTRON_CUDA_TRACE=1, benchmarks only): every kernel records its warps' start and end. */
+  readonly trace: KernelTrace | null;
 
   constructor(private readonly dev: CudaDevice) {
     for (const f of readdirSync(this.dir)) {
@@ -117,6 +120,7 @@ export class Kernels {
     this.cfgView.setUint32(48, 1, true); // numAttrs
     this.cfgView.setUint32(56, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
     this.cfgView.setInt32(64, 1, true); // value.programmaticStreamSerializationAllowed
+    this.trace = process.env.NEMOTRON_CUDA_TRACE === '1' ? new KernelTrace(dev) : null;
     this.pdl = !!dev.drv.cuLaunchKernelEx && Number(dev.info.computeCapability) >= 90 && process.env.NEMOTRON_CUDA_PDL !== '0';
   }
 
@@ -138,11 +142,12 @@ export class Kernels {
     let mod = this.modules.get(file);
     if (mod) return mod;
     const t0 = performance.now();
-    const source = readFileSync(join(this.dir, file), 'utf8');
+    const text = readFileSync(join(this.dir, file), 'utf8');
+    const source = this.trace ? traceSource(text) : text;
     // NEMOTRON_CUDA_DEFINES (tuning experiments): comma-separated macros for every kernel file
     const defines = (process.env.NEMOTRON_CUDA_DEFINES ?? '').split(',').filter(Boolean);
     if (defines.some((d) => !/^\w+(=\w+)?$/.test(d))) throw new Error(`NEMOTRON_CUDA_DEFINES: expected NAME or NAME=VALUE, comma-separated, got "${process.env.NEMOTRON_CUDA_DEFINES}"`);
-    const compiled = compileCuda(file, source, this.headers, this.dev.info.computeCapability, defines.map((d) => `-D${d}`));
+    const compiled = compileCuda(file, source, this.headers, this.dev.info.computeCapability, [...defines.map((d) => `-D${d}`), ...(this.trace?.defines ?? [])]);
     let image: Uint8Array = compiled.image;
     if (compiled.ptx && image[image.length - 1] !== 0) image = Buffer.concat([image, Buffer.from([0])]);
     const m: [Handle | null] = [null];
@@ -217,6 +222,7 @@ export class Kernels {
     const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
     if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem
     if (this.skipped(name)) return;
+    this.trace?.record(name, gx * gy * gz, block);
     if (k.pdl && this.pdl) {
       const c = this.cfgView;
       c.setUint32(0, gx, true);

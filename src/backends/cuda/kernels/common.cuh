@@ -36,6 +36,41 @@ __device__ __forceinline__ void pdl_launch() {
 // Only where the next kernel reads nothing but weights and step metadata before its own pdl_wait: that kernel may
 // start while the one before this one is still running.
 __device__ __forceinline__ void pdl_launch_early() { pdl_launch(); }
+// Step tracing (NEMOTRON_CUDA_TRACE=1; trace.ts inserts NEMOTRON_TRACE_WARP() at the top of every kernel and
+// defines the buffer address): lane 0 of every warp appends {start, end, grid blocks << 32 | block threads,
+// smid << 32 | block} (4 u64, %globaltimer ns) to its SM's list; the u32 counter of SM s is at
+// NEMOTRON_TRACE_BUF + 4 s, its list at NEMOTRON_TRACE_BUF + 4096 + s * NEMOTRON_TRACE_CAP * 32. Per-SM lists keep
+// the appends off one contended counter. The end is lane 0's return (the warp's other lanes may run on).
+#ifdef NEMOTRON_TRACE_BUF
+struct TraceWarp {
+  unsigned long long* rec = nullptr;
+  __device__ __forceinline__ TraceWarp() {
+    const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    if (t & 31) return;
+    unsigned long long now;
+    unsigned sm;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    const unsigned i = atomicAdd((unsigned*)(NEMOTRON_TRACE_BUF) + sm, 1u);
+    if (i >= NEMOTRON_TRACE_CAP) return;
+    rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 4096ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 32ull);
+    const unsigned long long blocks = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
+    const unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
+    rec[0] = now;
+    rec[2] = blocks << 32 | (blockDim.x * blockDim.y * blockDim.z);
+    rec[3] = (unsigned long long)sm << 32 | block;
+  }
+  __device__ __forceinline__ ~TraceWarp() {
+    if (!rec) return;
+    unsigned long long now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    rec[1] = now;
+  }
+};
+#define NEMOTRON_TRACE_WARP() TraceWarp nemotron_trace_warp_
+#else
+#define NEMOTRON_TRACE_WARP()
+#endif
 // Pulls [p, p + bytes) into L2 (one prefetch per 128-byte line, spread over `nthreads` threads starting at `tid`).
 __device__ __forceinline__ void prefetch_l2(const void* p, long long bytes, int tid, int nthreads) {
   const char* c = (const char*)p;

@@ -1,0 +1,82 @@
+/**
+ * Where a replayed batch-1 decode step spends its time: the real Nano shape (random weights), pipelined graph
+ * replays as `nemotron bench` runs them, every kernel compiled with the device-side trace (src/backends/cuda/
+ * trace.ts). Prints, per kernel name, the launches per step, their own time (first warp start to last warp end)
+ * and the time each moved the step's end forward ("critical": sums to the step), and writes every launch's span
+ * of the last traced step to a CSV. Tracing adds an atomic and two timer reads per warp, so the traced step is a
+ * little slower than an untraced one (both printed). Not a test; numbers go to BENCHMARKS.md.
+ * Usage (GPU machine): npx tsx bench/cuda-step-trace.ts [steps] [out.csv]
+ */
+import { writeFileSync } from 'node:fs';
+import { CudaBackend } from '../src/backends/cuda/backend.js';
+import { DecodeGraphs } from '../src/backends/cuda/graph.js';
+import { randomModel } from '../src/backends/cuda/random-weights.js';
+import { attribute, type LaunchSpan } from '../src/backends/cuda/trace.js';
+
+process.env.NEMOTRON_CUDA_TRACE = '1';
+const steps = Number(process.argv[2] ?? 4);
+const csv = process.argv[3];
+
+const b = new CudaBackend();
+const { model } = randomModel(b);
+b.kernels.loadAll();
+const trace = b.kernels.trace!;
+const graphs = new DecodeGraphs(b);
+graphs.timeGpu = true;
+const state = model.newState();
+model.forward([{ tokens: [1, 2, 3, 4, 5, 6, 7, 8], state }]);
+b.dev.sync();
+const fwd = () => model.forward([{ tokens: [0], state }]) as never;
+trace.log = [];
+let toks = graphs.decodeGreedy('trace', Int32Array.of(9), 3, fwd).at(-1)!; // eager, capture, first replay
+const half = trace.log.length / 2;
+const step = trace.log.slice(half);
+if (!Number.isInteger(half) || step.some((l, i) => l.name !== trace.log[i].name)) throw new Error('the eager step and the capture launched different kernels');
+toks = graphs.decodeGreedy('trace', toks, 16, fwd).at(-1)!; // warm replays
+b.dev.sync();
+trace.reset();
+const r0 = graphs.stats.replayed;
+const g0 = { ms: graphs.stats.gpuMs, n: graphs.stats.timedReplays };
+graphs.decodeGreedy('trace', toks, steps, fwd);
+b.dev.sync();
+const replays = graphs.stats.replayed - r0;
+const gpuMs = (graphs.stats.gpuMs - g0.ms) / (graphs.stats.timedReplays - g0.n);
+const spans = trace.spans(Array.from({ length: replays }, () => step).flat());
+const perStep: LaunchSpan[][] = Array.from({ length: replays }, (_, s) => spans.slice(s * step.length, (s + 1) * step.length));
+
+const us = (ns: number) => (ns / 1000).toFixed(1);
+const lines = [
+  `${b.dev.info.name}: ${replays} traced batch-1 decode steps, ${step.length} launches each; GPU time per step (events) ${gpuMs.toFixed(3)} ms`,
+  `traced step lengths (first start to last end): ${perStep.map((p) => us(p.at(-1)!.end - p[0].start)).join(', ')} us`,
+  `records whose grid shape did not match their launch: ${spans.reduce((a, s) => a + s.mismatched, 0)}`,
+  '',
+  '| kernel | launches per step | own us per step | critical us per step |',
+  '|---|---|---|---|',
+];
+// the steps after the first (which starts from an idle GPU), summed per name and averaged
+const later = perStep.length > 1 ? perStep.slice(1) : perStep;
+const rows = new Map<string, { launches: number; own: number; critical: number }>();
+for (const p of later) {
+  const base = p[0].start;
+  for (const a of attribute(p.map((s) => ({ ...s, start: s.start - base, end: s.end - base })))) {
+    const r = rows.get(a.name) ?? { launches: 0, own: 0, critical: 0 };
+    r.launches += a.launches;
+    r.own += a.own;
+    r.critical += a.critical;
+    rows.set(a.name, r);
+  }
+}
+let total = 0;
+for (const [name, r] of [...rows].sort((x, y) => y[1].critical - x[1].critical)) {
+  total += r.critical;
+  lines.push(`| ${name} | ${r.launches / later.length} | ${us(r.own / later.length)} | ${us(r.critical / later.length)} |`);
+}
+lines.push(`| (sum) | ${step.length} | | ${us(total / later.length)} |`);
+console.log(lines.join('\n'));
+if (csv) {
+  const last = perStep.at(-1)!;
+  const base = last[0].start;
+  writeFileSync(csv, ['i,kernel,blocks,threads,start_ns,end_ns,mismatched', ...last.map((s, i) => `${i},${s.name},${s.blocks},${s.threads},${s.start - base},${s.end - base},${s.mismatched}`)].join('\n') + '\n');
+}
+model.freeState(state);
+graphs.clear();
