@@ -257,9 +257,25 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(got as never), want, 1e-2, 'moe block');
   });
 
-  // the batch-1 MoE layer (moe_route_shared1 + moe_up1 + moe_down1_res, ops/moe-block1.ts) with the norm before it
-  // and the residual add after it fused in, against cpu-ref's add -> rmsNorm -> moeRoute -> experts + shared -> add
-  it.each([[true], [false]])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s', (withAdd) => {
+  // the batch-1 MoE layer (ops/moe-block1.ts: router + moe_up1, or moe_router_up1 (fused); then moe_down1_res) with
+  // the norm before it and the residual add after it fused in, against cpu-ref's add -> rmsNorm -> moeRoute ->
+  // experts + shared -> add; fused, twice in a row (moe_down1_res zeroes the router counter for the next layer)
+  it.each([
+    [true, 'split'],
+    [false, 'split'],
+    [true, 'fused'],
+    [false, 'fused'],
+  ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
+    const saved = process.env.NEMOTRON_CUDA_MOE_LAYER;
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
+    try {
+      for (let rep = 0; rep < (mode === 'fused' ? 2 : 1); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
+    } finally {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_LAYER;
+      else process.env.NEMOTRON_CUDA_MOE_LAYER = saved;
+    }
+  });
+  function moeLayerCase(withAdd: boolean, kernels: number): void {
     const g = b();
     const [E, K, H, I, Is] = [8, 6, 2688, 1856, 3712];
     const a = act(g, 50, [1, H], 2);
@@ -283,14 +299,14 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expect(out).not.toBeNull();
     if (withAdd) {
       const h2 = G(g).add(h, out as never);
-      expect(g.kernels.launches - launches).toBe(3); // route + shared up, routed up, down + combine + residual
+      expect(g.kernels.launches - launches).toBe(kernels); // router (+ up), down + combine + residual
       expectClose(G(g).toFloat32(h2), ref.toFloat32(ref.add(hRef, layer)), 1e-4, 'h + layer');
     } else {
       expectClose(G(g).toFloat32(out as never), ref.toFloat32(layer), 1e-4, 'layer alone (flushed tail)');
-      expect(g.kernels.launches - launches).toBe(3);
+      expect(g.kernels.launches - launches).toBe(kernels);
     }
     expectClose(G(g).toFloat32(u), ref.toFloat32(uRef), 1e-5, 'normalised row written by the first kernel');
-  });
+  }
 
   it('argmax of vocabulary-long rows (two passes) equals the host argmax; ties go to the first index', () => {
     const g = b();

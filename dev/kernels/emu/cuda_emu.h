@@ -76,6 +76,7 @@ template <class T> inline T __ldcs(const T* p) { return *p; }
 template <class T> inline void __stcg(T* p, T v) { *p = v; }
 template <class T> inline void __stcs(T* p, T v) { *p = v; }
 inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline void __nanosleep(unsigned) {}  // a spin-wait here never yields: blocks run one after another
 inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 // fibers never preempt each other, so a plain read-modify-write is atomic
 template <class T, class U> inline T atomicAdd(T* p, U v) { T o = *p; *p = o + (T)v; return o; }
@@ -92,6 +93,7 @@ template <class T, class U, class V> inline T atomicCAS(T* p, U cmp, V v) { T o 
 
 // ---- barriers and warp collectives ------------------------------------------------------------------------------
 inline void __syncthreads() { emu::wait(emu::AT_BLOCK); }
+[[noreturn]] inline void __trap() { emu::fail("__trap"); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { emu::collective("__syncwarp", mask, [](emu::Fiber**, unsigned) {}); }
 inline unsigned __activemask() { return emu::active_lanes(); }
 inline unsigned __ballot_sync(unsigned mask, int pred) {

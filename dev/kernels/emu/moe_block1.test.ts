@@ -5,16 +5,19 @@ import { CpuTensor } from '../../../src/backends/cpu/ref/tensor.js';
 import type { CudaCtx } from '../../../src/backends/cuda/tensor.js';
 import { CudaTensor } from '../../../src/backends/cuda/tensor.js';
 import { launchMoeDown, moeLayer1 } from '../../../src/backends/cuda/ops/moe-block1.js';
+import { ticketBuffer } from '../../../src/backends/cuda/ops/tickets.js';
 import { randn } from '../../../test/ops/cases.js';
 import { relErr, toBf16 } from '../../../test/helpers/numeric.js';
 import { emuUnavailable } from './build.js';
 import { emuCtx } from './ctx.js';
 import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
-// A batch-1 MoE layer through ops/moe-block1.ts on the CPU emulator, both modes: router_topk_norm_bf16 then moe_up1_l12
-// (every up row), or moe_route_shared1_l12 (router + top-k by the last block beside the shared up rows) then
-// moe_up1_l12 (routed rows only); then moe_down1_res (down rows, weighted sum, residual add), against cpu-ref's
-// add -> rmsNorm -> moeRoute -> moeExperts + shared MLP -> add.
+// A batch-1 MoE layer through ops/moe-block1.ts on the CPU emulator, every mode: router_topk_norm_bf16 then moe_up1_l12
+// (every up row); router_logits_norm_bf16 then moe_up1_topk_l12; or moe_router_up1 (router rows and up rows in one
+// kernel, warps waiting on a device counter for the router rows); then moe_down1_res (down rows, weighted sum,
+// residual add), against cpu-ref's add -> rmsNorm -> moeRoute -> moeExperts + shared MLP -> add. The emulator runs
+// blocks one after another, so moe_router_up1 runs in block order only (its router warps are the first blocks);
+// in reverse order its waiting warps come first and the wait's bound traps.
 const why = emuUnavailable();
 if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
 
@@ -49,7 +52,8 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split, top-k in moe_up1' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks, mode: 'split, top-k in moe_up1' },
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
-    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseThreads, mode: 'fused' },
+    { H: 128, I: 40, Is: 120, E: 8, K: 2, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
   ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
     const saved = [process.env.NEMOTRON_CUDA_MOE_LAYER, process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP];
     process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
@@ -61,6 +65,19 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
         if (saved[i] === undefined) delete process.env[k];
         else process.env[k] = saved[i];
       });
+    }
+  });
+
+  it('moe_router_up1: warps that wait for router rows which never come trap instead of hanging', () => {
+    const saved = process.env.NEMOTRON_CUDA_MOE_LAYER;
+    process.env.NEMOTRON_CUDA_MOE_LAYER = 'fused';
+    try {
+      // reverse block order: the waiting warps' blocks run first and the router warps' blocks never get to run
+      expect(() => layerCase(64, 32, 64, 16, 4, 1, 1, 1, EMU_FLAGS.reverseBlocks, 'fused')).toThrow(/__trap/);
+    } finally {
+      for (const f of Object.values(files)) f.setFlags(0);
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_LAYER;
+      else process.env.NEMOTRON_CUDA_MOE_LAYER = saved;
     }
   });
 
@@ -88,9 +105,12 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     const d = moeLayer1(c, u, norm, bf(gate, [E, H]), f32(bias, [E]), dims, ups.map((w) => bf(w, [I, H])), downs.map((w) => bf(w, [H, I])), bf(upS, [Is, H]), bf(downS, [H, Is]));
     expect(d).not.toBeNull();
     const out = e.alloc(H * 4);
+    const counter = () => e.download(ticketBuffer(c, 'moeRouterUp', 1), new Int32Array(1))[0];
+    if (mode === 'fused') expect(counter(), 'router rows counted').toBe(E);
     launchMoeDown(c, d!, h, out); // h + layer(u): the residual is the staged sum
+    if (mode === 'fused') expect(counter(), 'moe_down1_res zeroes the counter for the next layer').toBe(0);
     const heads: Record<string, string[]> = {
-      fused: ['moe_route_shared1_l12', 'moe_up1_l12'],
+      fused: ['moe_router_up1_l12_b6'],
       split: ['router_topk_norm_bf16', 'moe_up1_l12'],
       'split, top-k in moe_up1': ['router_logits_norm_bf16', 'moe_up1_topk_l12'],
     };

@@ -80,7 +80,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     e.setFlags(flags);
     for (const withResid of [true, false]) {
       const out = e.alloc(H * 4);
-      e.launch(kernel, blocks, 128, [d.act, d.ids, d.wts, d.table, d.downS, withResid ? d.resid : null, out, K, S, H, I, S * I]);
+      e.launch(kernel, blocks, 128, [d.act, d.ids, d.wts, d.table, d.downS, withResid ? d.resid : null, out, K, S, H, I, S * I, null]);
       const got = e.download(out, new Float32Array(H));
       const err = relErr(got, reference(p, withResid));
       expect(err, `resid ${withResid}: relative error ${err}`).toBeLessThanOrEqual(1e-5);

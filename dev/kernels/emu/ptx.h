@@ -42,6 +42,15 @@ inline void ld_global_nc_L1_no_allocate_v4_u32(u32& a, u32& b, u32& c, u32& d, c
   a = v[0], b = v[1], c = v[2], d = v[3];
 }
 
+// ---- special registers and moves (the step trace): one SM, a timer that only counts up
+inline u64 sreg_globaltimer() { static u64 t = 0; return t += 32; }
+inline u32 sreg_smid() { return 0; }
+inline void mov_u64(u64& d, u64 s) { d = s; }
+inline void mov_u32(u32& d, u32 s) { d = s; }
+
+// ---- acquire load (device counters)
+inline void ld_acquire_gpu_global_u32(u32& d, const void* p) { memcpy(&d, p, 4); }
+
 // ---- cp.async: the source is read at issue, the destination written when a wait_group lets the group land
 // (or at once with the EARLY_COPIES flag), so reading shared memory before the wait shows up as stale data.
 inline void cp_async_cg_shared_global(u32 dst, const void* src, int bytes, int srcBytes) {

@@ -71,6 +71,13 @@ struct TraceWarp {
 #else
 #define NEMOTRON_TRACE_WARP()
 #endif
+// A load that later loads of this thread cannot pass (acquire, GPU scope): the reader side of a device counter
+// whose writers store, __threadfence(), then atomicAdd.
+__device__ __forceinline__ u32 ld_acquire_u32(const u32* p) {
+  u32 v;
+  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
 // Pulls [p, p + bytes) into L2 (one prefetch per 128-byte line, spread over `nthreads` threads starting at `tid`).
 __device__ __forceinline__ void prefetch_l2(const void* p, long long bytes, int tid, int nthreads) {
   const char* c = (const char*)p;

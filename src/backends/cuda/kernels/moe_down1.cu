@@ -3,7 +3,8 @@
 //   out[o] = resid[o] + (routed + shared),  routed = sum_k wts[k] dot(down_{ids[k]}[o], act[Is + k I ..]) (k in
 //   order), shared = sum_c dot(downS[o, c I .. (c + 1) I], act[c I ..]) (c < S = Is / I, in order),
 // the association of moe_down1 + moe_combine1 + add_f32 (gemv1.cu, basic.cu). resid may be null (out = routed +
-// shared) and may equal out (each output is read, then written, by one lane).
+// shared) and may equal out (each output is read, then written, by one lane). clear (may be null): an int zeroed
+// after pdl_wait (moe_router_up1's counter: the kernel before this one, its only reader, has finished).
 //
 // Work split: one warp per output o, walking its R = S + K rows of I weights (shared chunks first, then the routed
 // slots) and keeping the sums in registers, so nothing goes through memory between rows. Why not finer: at the
@@ -35,7 +36,7 @@ __device__ __forceinline__ void md_prefetch_row(const bf16* w, int bytes, int la
 
 template <int MAXL, int PF>
 __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid, float* out,
-                                                   int K, int S, int H, int I, int Is) {
+                                                   int K, int S, int H, int I, int Is, int* clear) {
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
   const int I8 = I >> 3, R = S + K;
@@ -66,6 +67,7 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   }
   pdl_wait();
   pdl_launch();
+  if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;  // moe_router_up1's counter: its readers are done
   if (o0 >= H) return;
   if (lane < K) {
     slotBase = downPtrs[ids[lane]];
@@ -98,19 +100,19 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
 }
 
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                       float* out, int K, int S, int H, int I, int Is) {
-  moe_down1_res_impl<8, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+                                                                       float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_impl<8, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
 extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                        float* out, int K, int S, int H, int I, int Is) {
-  moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+                                                                        float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
 // The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf0(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                           float* out, int K, int S, int H, int I, int Is) {
-  moe_down1_res_impl<8, 0>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+                                                                           float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_impl<8, 0>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf2(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                           float* out, int K, int S, int H, int I, int Is) {
-  moe_down1_res_impl<8, 2>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is);
+                                                                           float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_impl<8, 2>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }

@@ -3,7 +3,7 @@
  * the layer input (router_topk_norm), moe_up1 (the shared expert's and the routed experts' up rows) and
  * moe_down1_res (every down row, the weighted sum and the residual add). The last one is returned deferred, so that
  * the residual add that follows the layer runs inside it (see CudaBackend.add). NEMOTRON_CUDA_MOE_LAYER=fused
- * (tuning) runs the router beside the shared up rows instead (moe_route_shared1), then the routed up rows.
+ * runs the router inside the up kernel instead (moe_router_up1: two launches per layer).
  */
 import type { RouteDims } from '../../../ops/ops.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
@@ -13,8 +13,6 @@ import { pointerTable } from './moe.js';
 import { moeDown1Lanes, moeDown1Res, type MoeDown1Args } from './moe-down1.js';
 import { ticketBuffer } from './tickets.js';
 
-/** Resident blocks per SM of moe_route_shared1_l12 (128 threads, 80 registers). */
-const ROUTE_SHARED_BLOCKS_PER_SM = 6;
 
 /** The deferred tail of a layer: moe_down1_res's arguments but resid and out, and the layer's output tensor. */
 export interface DeferredMoeDown {
@@ -22,8 +20,21 @@ export interface DeferredMoeDown {
   out: CudaTensor; // [1, H]
 }
 
-/** moe_route_shared1's last-block ticket: one int, zero between launches (the kernel resets it). */
+/** The router's last-block ticket: one int, zero between launches (the kernel resets it). */
 const ticket = (c: CudaCtx): number => ticketBuffer(c, 'moeLayer', 1);
+/** moe_router_up1's router-row counter: zero between launches (moe_down1_res zeroes it). */
+const arrive = (c: CudaCtx): number => ticketBuffer(c, 'moeRouterUp', 1);
+
+/**
+ * The grid of moe_router_up1 (variant of `perSm` resident blocks per SM: 6 or 7), or 0 when it cannot run this
+ * layer: its warps wait on each other, so the whole grid must be resident at once, and the E router warps must
+ * leave other warps for the up rows.
+ */
+export function routerUpGrid(c: CudaCtx, rows: number, E: number, perSm: 6 | 7): number {
+  const cap = c.dev.info.multiprocessors * perSm;
+  const grid = Math.max(persistentGrid(c, rows, perSm), E / 4 + 1);
+  return E % 4 || E > 128 || grid > cap ? 0 : grid;
+}
 
 /** Whether the three kernels take this layer: bf16 weights of the shapes they read, one token. */
 function applies(x: CudaTensor, gate: CudaTensor, dims: RouteDims, up: readonly CudaTensor[], down: readonly CudaTensor[], upS: CudaTensor, downS: CudaTensor): boolean {
@@ -57,31 +68,33 @@ export function moeLayer1(
   const act = c.alloc([1, Is + K * I]); // [Is | K * I]
   const xin = norm ? norm.out.ptr : x.ptr; // the up rows read the row that the first kernel's block 0 wrote
   const normArgs = norm ? [norm.a, norm.b || null, norm.h || null, norm.w, norm.eps, norm.out.ptr] : [x.ptr, null, null, null, 0, null];
-  const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
   const sel = [dims.nGroup, dims.topkGroup, dims.normTopkProb ? 1 : 0, dims.scale];
-  if (process.env.NEMOTRON_CUDA_MOE_LAYER !== 'fused') {
-    // the router on its own (64 blocks), then every up row (shared first) in moe_up1: 2.55 ms per step against
-    // 2.63 with moe_route_shared1 on an H200 (bench/cuda-decode-sweep.ts), whose 792-block ticket and second
-    // partial round cost more than the router's latency it hides
-    if (norm && E <= 128 && process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP === '1') {
-      // tuning alternative: the router writes logits only; every warp of moe_up1_topk selects the experts beside its
-      // first (shared) rows. The same 2.40 ms per step as the router's own top-k on an H200: that tail was already
-      // hidden behind the next kernel's early loads
-      c.kernels.launch('router_logits_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, gate.ptr, logits.ptr, H, E], H * 4);
-      c.kernels.launch('moe_up1_topk_l12', gemv1Grid(c, Is + K * I, 12), 128, [
-        xin, logits.ptr, c.f32(bias).ptr, ids.ptr, wts.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, E, ...sel, gemv1Pre(),
-      ], H * 4);
-      return { args: { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: pointerTable(c, down), downS, K, I }, out: c.alloc([1, H]) };
-    }
-    if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
-    else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
-    c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
-  } else {
-    c.kernels.launch('moe_route_shared1_l12', persistentGrid(c, E + Is, ROUTE_SHARED_BLOCKS_PER_SM), 128, [...normArgs, ...route, upS.ptr, act.ptr, E, K, H, Is, ...sel, gemv1Pre()], H * 4);
-    // the routed experts' up rows: moe_up1 with no shared rows, writing after the shared activations
-    c.kernels.launch('moe_up1_l12', gemv1Grid(c, K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), null, act.ptr + Is * 4, K, H, I, 0, gemv1Pre()], H * 4);
+  const tail = { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: pointerTable(c, down), downS, K, I };
+  const perSm = process.env.NEMOTRON_CUDA_ROUTER_UP_BLOCKS === '7' ? 7 : 6;
+  const grid = process.env.NEMOTRON_CUDA_MOE_LAYER === 'fused' ? routerUpGrid(c, E + Is + K * I, E, perSm) : 0;
+  if (grid) {
+    // router rows and up rows in one kernel (moe_router_up1); moe_down1_res zeroes its counter
+    c.kernels.launch(`moe_router_up1_l12_b${perSm}`, grid, 128, [
+      ...normArgs, gate.ptr, c.f32(bias).ptr, logits.ptr, arrive(c), ids.ptr, wts.ptr, pointerTable(c, up), upS.ptr, act.ptr, E, K, H, I, Is, ...sel,
+    ], H * 4);
+    return { args: { ...tail, clear: arrive(c) }, out: c.alloc([1, H]) };
   }
-  return { args: { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: pointerTable(c, down), downS, K, I }, out: c.alloc([1, H]) };
+  if (norm && E <= 128 && process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP === '1') {
+    // tuning alternative: the router writes logits only; every warp of moe_up1_topk selects the experts beside its
+    // first (shared) rows. The same 2.40 ms per step as the router's own top-k on an H200: that tail was already
+    // hidden behind the next kernel's early loads
+    c.kernels.launch('router_logits_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, gate.ptr, logits.ptr, H, E], H * 4);
+    c.kernels.launch('moe_up1_topk_l12', gemv1Grid(c, Is + K * I, 12), 128, [
+      xin, logits.ptr, c.f32(bias).ptr, ids.ptr, wts.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, E, ...sel, gemv1Pre(),
+    ], H * 4);
+    return { args: tail, out: c.alloc([1, H]) };
+  }
+  // the router on its own (64 blocks), then every up row (shared first) in moe_up1
+  const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
+  if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
+  else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
+  c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
+  return { args: tail, out: c.alloc([1, H]) };
 }
 
 /** Launches the deferred tail: out = resid + layer output (resid 0: the layer output alone, into d.out). */

@@ -52,6 +52,8 @@ export interface MoeDown1Args {
   I: number;
   /** A kernel name to launch instead of the default pick (the kernel lab's prefetch variants). */
   kernel?: string;
+  /** An int the kernel zeroes after its wait (moe_router_up1's counter), or absent. */
+  clear?: number;
 }
 
 /**
@@ -66,6 +68,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
   if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
   if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
   if (H === 0) return true;
-  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is]);
+  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
