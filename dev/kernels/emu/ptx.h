@@ -51,12 +51,6 @@ inline void mov_u32(u32& d, u32 s) { d = s; }
 // ---- acquire load (device counters)
 inline void ld_acquire_gpu_global_u32(u32& d, const void* p) { memcpy(&d, p, 4); }
 
-// ---- cache policies: no cache here
-inline void createpolicy_fractional_L2_evict_first_b64(u64& d, double) { d = 0; }
-inline void ld_global_nc_L1_no_allocate_L2_cache_hint_v4_u32(u32& a, u32& b, u32& c, u32& d, const void* p, u64) {
-  ld_global_nc_L1_no_allocate_v4_u32(a, b, c, d, p);
-}
-
 // ---- cp.async: the source is read at issue, the destination written when a wait_group lets the group land
 // (or at once with the EARLY_COPIES flag), so reading shared memory before the wait shows up as stale data.
 inline void cp_async_cg_shared_global(u32 dst, const void* src, int bytes, int srcBytes) {

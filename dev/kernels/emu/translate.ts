@@ -73,7 +73,7 @@ export function asmToCalls(inner: string, where: string): string {
     const sreg = /^%%(\w+)$/.exec(a); // a special register (%globaltimer, %smid)
     if (sreg) return [`ptx::sreg_${sreg[1]}()`];
     if (temps.has(a)) return [`ptx_reg_${a}`]; // renamed: the operand expressions may use the same name
-    if (/^-?\d+(\.\d+)?$/.test(a)) return [a];
+    if (/^-?\d+$/.test(a)) return [a];
     throw new Error(`${where}: asm argument ${a} is not emulated`);
   };
   const body = template.trim().replace(/^\{([\s\S]*)\}$/, '$1');

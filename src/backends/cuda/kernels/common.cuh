@@ -102,20 +102,11 @@ __device__ __forceinline__ void unpack8(uint4 u, float* f) {
   f[6] = __uint_as_float(u.w << 16); f[7] = __uint_as_float(u.w & 0xffff0000u);
 }
 
-// 16-byte load that bypasses L1 (weights are read once per step). Tuning experiment (NEMOTRON_CUDA_DEFINES=
-// L2_EVICT_FIRST): the lines go into L2 first in line for eviction, so that they do not push out what a kernel
-// pulled into L2 ahead of its use.
+// 16-byte load that bypasses L1 (weights are read once per step)
 __device__ __forceinline__ uint4 ld_stream(const void* p) {
   uint4 r;
-#ifdef L2_EVICT_FIRST
-  u64 pol;
-  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(pol));
-#else
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
                : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#endif
   return r;
 }
 

@@ -47,16 +47,8 @@ extern "C" __global__ void PDL __launch_bounds__(128, 7) gemv1_norm_bf16_l12(con
 // The MoE up projections of one token with relu^2, as one GEMV over "virtual rows": rows [0, Is) are the shared
 // expert's (read before pdl_wait: no routing needed), rows Is + k I + i are row i of routed expert ids[k].
 // act: [Is + K I] (the shared expert's activations first). grid: persistent; block 128; shmem H * 4.
-// pf, pfBytes (pf may be null): weights of a later kernel (the shared expert's down rows, for moe_down1_res) that each
-// warp pulls a slice of into L2 before pdl_wait, while the router before this kernel leaves the memory idle.
 template <int MAXL>
-__device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
-                                             const bf16* pf, long long pfBytes) {
-  if (pf) {
-    const int nwarps = gridDim.x * (blockDim.x >> 5), gw = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    const long long slice = ((pfBytes + nwarps - 1) / nwarps + 127) & ~127ll, off = gw * slice;
-    if (off < pfBytes) prefetch_l2((const char*)pf + off, min(slice, pfBytes - off), threadIdx.x & 31, 32);
-  }
+__device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
   gemv1_run<MAXL>(
       x, H, Is + K * I, Is, pre,
       [&](int r) {
@@ -69,13 +61,11 @@ __device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, con
         act[r] = t * t;
       });
 }
-extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
-                                                                  const bf16* pf, long long pfBytes) {
-  moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, pf, pfBytes);
+extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
+  moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre);
 }
-extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
-                                                                  const bf16* pf, long long pfBytes) {
-  moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, pf, pfBytes);
+extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
+  moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre);
 }
 
 // moe_up1 with the router's top-k in every warp (router_logits_norm_bf16 wrote only the logits): after the wait each

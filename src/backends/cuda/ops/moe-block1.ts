@@ -93,9 +93,7 @@ export function moeLayer1(
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
   if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
-  // NEMOTRON_CUDA_DOWN_PREFETCH=1 (tuning): moe_up1 pulls the shared expert's down rows into L2 while the router runs
-  const pf = process.env.NEMOTRON_CUDA_DOWN_PREFETCH === '1' ? [downS.ptr, H * Is * 2] : [null, 0];
-  c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), ...pf], H * 4);
+  c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
 }
 
