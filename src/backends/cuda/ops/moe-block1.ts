@@ -26,6 +26,20 @@ const ticket = (c: CudaCtx): number => ticketBuffer(c, 'moeLayer', 1);
 const arrive = (c: CudaCtx): number => ticketBuffer(c, 'moeRouterUp', 1);
 
 /**
+ * moe_up1's persistent grid over M rows. Tuning (read at launch): NEMOTRON_CUDA_UP_PER_SM blocks per SM (7 as the
+ * gemv1 kernels; moe_up1_l12's 64 registers fit 8), NEMOTRON_CUDA_UP_BALANCE=1 the fewest full rounds (at the Nano
+ * shape 14848 rows on 7 x 132 blocks make 4 rounds and a fifth of 64 rows).
+ */
+export function upGrid(c: CudaCtx, M: number): number {
+  const perSm = Number(process.env.NEMOTRON_CUDA_UP_PER_SM ?? 7);
+  if (!Number.isInteger(perSm) || perSm < 1 || perSm > 8) throw new Error(`NEMOTRON_CUDA_UP_PER_SM: expected 1-8, got "${process.env.NEMOTRON_CUDA_UP_PER_SM}"`);
+  const grid = Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * perSm));
+  if (process.env.NEMOTRON_CUDA_UP_BALANCE !== '1') return grid;
+  const rounds = Math.ceil(M / (4 * grid));
+  return Math.max(1, Math.ceil(M / (4 * rounds)));
+}
+
+/**
  * The grid of moe_router_up1 (variant of `perSm` resident blocks per SM: 6 or 7), or 0 when it cannot run this
  * layer: its warps wait on each other, so the whole grid must be resident at once, and the E router warps must
  * leave other warps for the up rows.
@@ -93,7 +107,7 @@ export function moeLayer1(
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
   if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
-  c.kernels.launch('moe_up1_l12', gemv1Grid(c, Is + K * I, 12), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
+  c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
 }
 
