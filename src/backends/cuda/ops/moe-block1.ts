@@ -26,12 +26,13 @@ const ticket = (c: CudaCtx): number => ticketBuffer(c, 'moeLayer', 1);
 const arrive = (c: CudaCtx): number => ticketBuffer(c, 'moeRouterUp', 1);
 
 /**
- * moe_up1's persistent grid over M rows. Tuning (read at launch): NEMOTRON_CUDA_UP_PER_SM blocks per SM (7 as the
- * gemv1 kernels; moe_up1_l12's 64 registers fit 8), NEMOTRON_CUDA_UP_BALANCE=1 the fewest full rounds (at the Nano
- * shape 14848 rows on 7 x 132 blocks make 4 rounds and a fifth of 64 rows).
+ * moe_up1's persistent grid over M rows: 8 blocks per SM (its 64 registers let 8 be resident; __launch_bounds__ with
+ * 8 made ptxas spill), more warps and rows in flight than the 7 of the gemv1 kernels: 2.337 against 2.379 ms per
+ * batch-1 step on an H200 (bench/sweeps/up-grid.json). Tuning: NEMOTRON_CUDA_UP_PER_SM, and
+ * NEMOTRON_CUDA_UP_BALANCE=1 for the fewest full rounds (4 rounds of 928 blocks at the Nano shape: 2.378 ms).
  */
 export function upGrid(c: CudaCtx, M: number): number {
-  const perSm = Number(process.env.NEMOTRON_CUDA_UP_PER_SM ?? 7);
+  const perSm = Number(process.env.NEMOTRON_CUDA_UP_PER_SM ?? 8);
   if (!Number.isInteger(perSm) || perSm < 1 || perSm > 8) throw new Error(`NEMOTRON_CUDA_UP_PER_SM: expected 1-8, got "${process.env.NEMOTRON_CUDA_UP_PER_SM}"`);
   const grid = Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * perSm));
   if (process.env.NEMOTRON_CUDA_UP_BALANCE !== '1') return grid;
