@@ -29,7 +29,6 @@
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
-#define __maxnreg__(...)
 #define __shared__ static  // one copy shared by the fibers of the running block
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict

@@ -49,7 +49,7 @@ const KIND: Record<string, ParamKind> = {
 /** Parses the `extern "C" __global__` kernels of one source file. */
 export function parseKernels(file: string, source: string): Map<string, KernelSig> {
   const out = new Map<string, KernelSig>();
-  const re = /extern\s+"C"\s+__global__\s+void\s+((?:(?:PDL|(?:__launch_bounds__|__maxnreg__)\s*\([^)]*\))\s+)*)(\w+)\s*\(([^)]*)\)/g;
+  const re = /extern\s+"C"\s+__global__\s+void\s+((?:(?:PDL|__launch_bounds__\s*\([^)]*\))\s+)*)(\w+)\s*\(([^)]*)\)/g;
   for (const [, quals, name, list] of source.matchAll(re)) {
     const m = [name, name, list] as const;
     const params: KernelSig['params'] = [];

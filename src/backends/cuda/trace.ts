@@ -14,7 +14,7 @@ const HEAD = 4096;
 
 /** Inserts NEMOTRON_TRACE_WARP(); at the top of every `extern "C" __global__` kernel body of a source file. */
 export function traceSource(source: string): string {
-  const re = /(extern\s+"C"\s+__global__\s+void\s+(?:(?:PDL|(?:__launch_bounds__|__maxnreg__)\s*\([^)]*\))\s+)*\w+\s*\([^)]*\)\s*\{)/g;
+  const re = /(extern\s+"C"\s+__global__\s+void\s+(?:(?:PDL|__launch_bounds__\s*\([^)]*\))\s+)*\w+\s*\([^)]*\)\s*\{)/g;
   return source.replace(re, '$1 NEMOTRON_TRACE_WARP();');
 }
 

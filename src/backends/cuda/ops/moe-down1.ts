@@ -68,12 +68,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
   if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
   if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
   if (H === 0) return true;
-  if (!a.kernel && lanes === 8 && process.env.NEMOTRON_CUDA_MOE_DOWN1_DB === '1') {
-    // tuning: two rows in flight per warp (moe_down1_res_l8_db: 96-thread blocks, 7 per SM)
-    const grid = Math.max(1, Math.min(Math.ceil(H / 3), c.dev.info.multiprocessors * 7));
-    c.kernels.launch('moe_down1_res_l8_db', grid, 96, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
-    return true;
-  }
   c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
