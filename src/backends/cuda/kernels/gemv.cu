@@ -34,11 +34,6 @@ __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, 
 
 // grid: ceil(M / warpsPerBlock); block: 32 * warpsPerBlock
 extern "C" __global__ void PDL gemv_bf16_n1(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M); }
-// gemv_bf16_n1 held to 85 registers: unbounded, ptxas takes 127, so only 2 blocks of 256 fit per SM (264 on an H200)
-// and the 336 blocks of a 2688-row GEMV (out_proj, o_proj) run in two waves; 3 per SM fit them in one.
-extern "C" __global__ void PDL __launch_bounds__(256, 3) gemv_bf16_n1_lb(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) {
-  gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M);
-}
 extern "C" __global__ void PDL gemv_bf16_n4(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 4>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_bf16_n8(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 8>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M); }

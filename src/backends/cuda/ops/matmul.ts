@@ -32,9 +32,7 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   if (N === 1 && gemv1(c, x.ptr, w, y)) return;
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
-    // NEMOTRON_CUDA_GEMV_N1_LB=1 (tuning): the one-row bf16 kernel held to 3 blocks per SM (one wave for 2688 rows)
-    const lb = variant === 'n1' && w.dtype === 'bf16' && process.env.NEMOTRON_CUDA_GEMV_N1_LB === '1' ? '_lb' : '';
-    const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}${lb}`;
+    const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
     c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M]);
     return;
   }
