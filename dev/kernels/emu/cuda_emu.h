@@ -76,7 +76,6 @@ template <class T> inline T __ldcs(const T* p) { return *p; }
 template <class T> inline void __stcg(T* p, T v) { *p = v; }
 template <class T> inline void __stcs(T* p, T v) { *p = v; }
 inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-inline void __nanosleep(unsigned) {}  // a spin-wait here never yields: blocks run one after another
 inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 // fibers never preempt each other, so a plain read-modify-write is atomic
 template <class T, class U> inline T atomicAdd(T* p, U v) { T o = *p; *p = o + (T)v; return o; }
@@ -91,8 +90,25 @@ template <class T, class U, class V> inline T atomicCAS(T* p, U cmp, V v) { T o 
 
 #include "fibers.h"
 
+// ---- __shared__ variables: registered where declared (translate.ts), so that cooperative mode can keep a copy per
+// block (each is one static: one copy for all blocks)
+namespace emu {
+struct SharedVar { void* p; size_t n; };
+inline std::vector<SharedVar> shared_vars;
+inline void shared_reg(void* p, size_t n) {
+  for (const SharedVar& v : shared_vars) if (v.p == p) return;
+  shared_vars.push_back({p, n});
+}
+}  // namespace emu
+#define EMU_SHARED(x) emu::shared_reg((void*)&(x), sizeof(x))
+
 // ---- barriers and warp collectives ------------------------------------------------------------------------------
 inline void __syncthreads() { emu::wait(emu::AT_BLOCK); }
+// A spin-wait's sleep yields to the other blocks in cooperative mode; otherwise blocks run one after another and
+// nothing another block does can end the wait.
+inline void __nanosleep(unsigned) {
+  if (emu::flags & emu::COOPERATIVE) emu::wait(emu::SPIN);
+}
 [[noreturn]] inline void __trap() { emu::fail("__trap"); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { emu::collective("__syncwarp", mask, [](emu::Fiber**, unsigned) {}); }
 inline unsigned __activemask() { return emu::active_lanes(); }

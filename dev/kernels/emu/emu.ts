@@ -14,7 +14,8 @@ import { buildKernelFile } from './build.js';
 type Typed = Float32Array | Int32Array | Uint32Array | Uint16Array | Uint8Array | BigUint64Array;
 
 /** Scheduling variations (emu_set_flags): run a check under several to expose races that one order hides. */
-export const EMU_FLAGS = { earlyCopies: 1, reverseBlocks: 2, reverseThreads: 4 } as const;
+/** Scheduling flags (launch.h): cooperative runs every block at once, for kernels whose blocks wait on each other. */
+export const EMU_FLAGS = { earlyCopies: 1, reverseBlocks: 2, reverseThreads: 4, cooperative: 8 } as const;
 
 export interface EmuKernels {
   /** Launches `name` and runs it to completion; throws with the emulator's message on a fault. */

@@ -2,11 +2,15 @@
 // swapcontext would make a signal-mask syscall per switch). A fiber runs until it reaches a barrier, a warp
 // collective or its end; the scheduler then releases whatever can proceed, or reports a deadlock or a collective
 // that lanes reach in different ways. Errors unwind to emu_launch (sigsetjmp) and come back as a message.
+// Cooperative mode (flag COOPERATIVE): every block of the grid is live at once, for kernels whose blocks wait on
+// each other through memory (spin-waits with __nanosleep, which then yields). Blocks take turns: the current one
+// runs until none of its fibers can move, then its shared memory (registered __shared__ variables and the dynamic
+// buffer) is saved and the next block's restored.
 #pragma once
 
 namespace emu {
 
-enum State { RUN, AT_BLOCK, AT_WARP, DONE };
+enum State { RUN, AT_BLOCK, AT_WARP, SPIN, DONE };  // SPIN: yielded in a spin-wait (cooperative mode)
 struct Fiber;
 using WarpOp = void (*)(Fiber** lanes, unsigned mask);  // fills out[] of the lanes in mask from their in[]
 struct Copy { unsigned char* dst; unsigned char data[16]; int bytes; };
@@ -29,10 +33,11 @@ struct Fiber {
 
 constexpr size_t STACK = 256 << 10, GUARD = 4096;
 constexpr unsigned MAX_SHMEM = 227 << 10;  // H200: dynamic shared memory per block
-enum Flags : unsigned { EARLY_COPIES = 1, REVERSE_BLOCKS = 2, REVERSE_THREADS = 4 };
+enum Flags : unsigned { EARLY_COPIES = 1, REVERSE_BLOCKS = 2, REVERSE_THREADS = 4, COOPERATIVE = 8 };
 
 inline std::vector<Fiber> fibers(1024);
 inline int cur = -1;
+inline unsigned fiber_base = 0;  // the running block's first fiber (cooperative mode: block * threads per block)
 inline jmp_buf sched_jb;
 inline sigjmp_buf fail_jb;
 inline bool in_launch = false;
@@ -50,7 +55,7 @@ inline unsigned warp_lanes() {  // lanes that exist in this thread's warp (the l
 inline unsigned active_lanes() {
   unsigned m = 0;
   const unsigned base = threadIdx.x & ~31u;
-  for (unsigned l = 0; l < 32 && base + l < blockDim.x; l++) if (fibers[base + l].state != DONE) m |= 1u << l;
+  for (unsigned l = 0; l < 32 && base + l < blockDim.x; l++) if (fibers[fiber_base + base + l].state != DONE) m |= 1u << l;
   return m;
 }
 inline unsigned char* dyn_smem() { return dyn_smem_buf; }
@@ -99,17 +104,17 @@ inline bool release_warps(unsigned nthreads) {
   bool any = false;
   for (unsigned base = 0; base < nthreads; base += 32) {
     Fiber* lane[32] = {};
-    for (unsigned l = 0; l < 32 && base + l < nthreads; l++) lane[l] = &fibers[base + l];
+    for (unsigned l = 0; l < 32 && base + l < nthreads; l++) lane[l] = &fibers[fiber_base + base + l];
     for (int l = 0; l < 32; l++) {
       if (!lane[l] || lane[l]->state != AT_WARP) continue;
       const unsigned m = lane[l]->mask;
       bool ready = true;
       for (int o = 0; o < 32; o++) {
         if (!(m >> o & 1)) continue;
-        if (lane[o]->state == DONE) { cur = base + l; fail(std::string(lane[l]->what) + ": lane " + std::to_string(o) + " of its mask has exited"); }
+        if (lane[o]->state == DONE) { cur = fiber_base + base + l; fail(std::string(lane[l]->what) + ": lane " + std::to_string(o) + " of its mask has exited"); }
         if (lane[o]->state != AT_WARP) { ready = false; continue; }
         if (lane[o]->what != lane[l]->what || lane[o]->mask != m) {
-          cur = base + l;
+          cur = fiber_base + base + l;
           fail(std::string("lanes of one warp wait in different collectives: ") + lane[l]->what + " / " + lane[o]->what);
         }
       }
@@ -122,10 +127,10 @@ inline bool release_warps(unsigned nthreads) {
   return any;
 }
 
-// Runs one block to completion.
-inline void run_block(unsigned nthreads) {
+// Prepares the fibers [base, base + nthreads) of one block.
+inline void init_block(unsigned base, unsigned nthreads) {
   for (unsigned t = 0; t < nthreads; t++) {
-    Fiber& f = fibers[t];
+    Fiber& f = fibers[base + t];
     if (!f.stack) {  // lazily committed; the guard page below turns an overflow into a reported fault
       void* m = mmap(nullptr, STACK + GUARD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (m == MAP_FAILED) fail("out of memory for fiber stacks");
@@ -138,13 +143,25 @@ inline void run_block(unsigned nthreads) {
     f.open.clear();
     f.inflight.clear();
   }
-  const bool rev = flags & REVERSE_THREADS;
+}
+
+// Runs the block at fiber_base until it is done (true) or, in cooperative mode, until none of its fibers can move
+// (false; spinning fibers get one more turn each call). `moved`: set when anything but a spin happened.
+inline bool run_fibers(unsigned nthreads, bool& moved) {
+  const bool rev = flags & REVERSE_THREADS, coop = flags & COOPERATIVE;
+  std::vector<bool> fromSpin(coop ? nthreads : 0, false);  // resumed from a spin: yielding again is no progress
+  for (unsigned t = 0; t < nthreads; t++) {
+    Fiber& f = fibers[fiber_base + t];
+    if (f.state != SPIN) continue;
+    fromSpin[t] = true;
+    f.state = RUN;
+  }
   for (;;) {
     for (unsigned i = 0; i < nthreads; i++) {
       const unsigned t = rev ? nthreads - 1 - i : i;
-      Fiber& f = fibers[t];
+      Fiber& f = fibers[fiber_base + t];
       if (f.state != RUN) continue;
-      cur = (int)t;
+      cur = (int)(fiber_base + t);
       threadIdx = {t, 0, 0};
       if (!_setjmp(sched_jb)) {
         if (f.started) _longjmp(f.jb, 1);
@@ -156,19 +173,38 @@ inline void run_block(unsigned nthreads) {
         makecontext(&f.ctx, fiber_main, 0);
         setcontext(&f.ctx);
       }
+      if (!coop || !fromSpin[t] || f.state != SPIN) moved = true;
+      if (coop) fromSpin[t] = false;
     }
     unsigned done = 0, atBlock = 0;
-    for (unsigned t = 0; t < nthreads; t++) { done += fibers[t].state == DONE; atBlock += fibers[t].state == AT_BLOCK; }
-    if (done == nthreads) return;
-    if (release_warps(nthreads)) continue;
-    if (atBlock + done == nthreads) {  // exited threads count as arrived, as on the GPU
-      for (unsigned t = 0; t < nthreads; t++) if (fibers[t].state == AT_BLOCK) fibers[t].state = RUN;
+    for (unsigned t = 0; t < nthreads; t++) {
+      const State st = fibers[fiber_base + t].state;
+      done += st == DONE;
+      atBlock += st == AT_BLOCK;
+    }
+    if (done == nthreads) return true;
+    if (release_warps(nthreads)) {
+      moved = true;
       continue;
     }
+    if (atBlock + done == nthreads) {  // exited threads count as arrived, as on the GPU
+      for (unsigned t = 0; t < nthreads; t++) if (fibers[fiber_base + t].state == AT_BLOCK) fibers[fiber_base + t].state = RUN;
+      moved = true;
+      continue;
+    }
+    if (coop) return false;  // the other blocks' turn
     cur = -1;
     fail("deadlock: " + std::to_string(atBlock) + " threads at __syncthreads, " + std::to_string(nthreads - done - atBlock) +
          " in warp collectives that cannot complete, " + std::to_string(done) + " exited");
   }
+}
+
+// Runs one block to completion.
+inline void run_block(unsigned nthreads) {
+  fiber_base = 0;
+  init_block(0, nthreads);
+  bool moved = false;
+  run_fibers(nthreads, moved);
 }
 
 }  // namespace emu

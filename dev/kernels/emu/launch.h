@@ -15,14 +15,66 @@ template <class T> inline T take(const unsigned char* a, size_t& off) {
   return v;
 }
 inline unsigned launch_shmem = 0;
+inline dim3 block_index(unsigned long long b) {
+  return {(unsigned)(b % gridDim.x), (unsigned)(b / gridDim.x % gridDim.y), (unsigned)(b / gridDim.x / gridDim.y)};
+}
+
+// Cooperative mode: every block live, taking turns until all are done. A block's shared memory (the registered
+// __shared__ variables, then the dynamic buffer) is saved when its turn ends and restored when the next begins;
+// what a block has not written yet reads as 0xff. Rounds in which only spin-waits ran, many in a row, are a
+// deadlock.
+inline void run_grid_coop(unsigned long long n) {
+  const unsigned nt = blockDim.x;
+  if (n * nt > 16384) fail("cooperative mode runs at most 16384 threads at once");
+  if (fibers.size() < n * nt) fibers.resize(n * nt);
+  struct Saved { std::vector<std::vector<unsigned char>> vars; std::vector<unsigned char> dyn; };
+  std::vector<Saved> saved(n);
+  std::vector<bool> done(n, false);
+  for (unsigned long long b = 0; b < n; b++) init_block((unsigned)(b * nt), nt);
+  shared_vars.clear();
+  const bool rev = flags & REVERSE_BLOCKS;
+  for (unsigned idle = 0;;) {
+    bool all = true, moved = false;
+    for (unsigned long long i = 0; i < n; i++) {
+      const unsigned long long b = rev ? n - 1 - i : i;
+      if (done[b]) continue;
+      all = false;
+      Saved& sv = saved[b];
+      for (size_t v = 0; v < shared_vars.size(); v++) {
+        if (v < sv.vars.size()) memcpy(shared_vars[v].p, sv.vars[v].data(), shared_vars[v].n);
+        else memset(shared_vars[v].p, 0xff, shared_vars[v].n);
+      }
+      if (sv.dyn.empty()) memset(dyn_smem_buf, 0xff, launch_shmem);
+      else memcpy(dyn_smem_buf, sv.dyn.data(), launch_shmem);
+      blockIdx = block_index(b);
+      fiber_base = (unsigned)(b * nt);
+      done[b] = run_fibers(nt, moved);
+      sv.vars.resize(shared_vars.size());  // variables registered during this turn are saved too
+      for (size_t v = 0; v < shared_vars.size(); v++) {
+        const unsigned char* p = (const unsigned char*)shared_vars[v].p;
+        sv.vars[v].assign(p, p + shared_vars[v].n);
+      }
+      sv.dyn.assign(dyn_smem_buf, dyn_smem_buf + launch_shmem);
+    }
+    if (all) break;
+    idle = moved ? 0 : idle + 1;
+    if (idle > 100000) {
+      cur = -1;
+      fail("deadlock: every live block only spins");
+    }
+  }
+  fiber_base = 0;
+}
+
 // Runs fn as every thread of every block of the launch (gridDim, blockDim set).
 inline void run_grid(const std::function<void()>& fn) {
   body = &fn;
   const bool rev = flags & REVERSE_BLOCKS;
   const unsigned long long n = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
+  if (flags & COOPERATIVE) return run_grid_coop(n);
   for (unsigned long long i = 0; i < n; i++) {
     const unsigned long long b = rev ? n - 1 - i : i;
-    blockIdx = {(unsigned)(b % gridDim.x), (unsigned)(b / gridDim.x % gridDim.y), (unsigned)(b / gridDim.x / gridDim.y)};
+    blockIdx = block_index(b);
     memset(dyn_smem_buf, 0xff, launch_shmem);  // NaN / -1: reading dynamic shared memory before writing it shows
     run_block(blockDim.x);
   }
@@ -99,7 +151,8 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
   return rc;
 }
 const char* emu_error() { return emu::error.c_str(); }
-// EARLY_COPIES 1 (cp.async lands at issue), REVERSE_BLOCKS 2, REVERSE_THREADS 4 (other orders expose races).
+// EARLY_COPIES 1 (cp.async lands at issue), REVERSE_BLOCKS 2, REVERSE_THREADS 4 (other orders expose races),
+// COOPERATIVE 8 (every block live at once: blocks that wait on each other).
 void emu_set_flags(unsigned f) { emu::flags = f; }
 // Host buffers standing in for device memory: 256-byte aligned like cuMemAlloc, filled with 0xff (NaN / -1).
 void* emu_alloc(unsigned long long bytes) {

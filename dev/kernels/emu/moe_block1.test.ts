@@ -15,9 +15,10 @@ import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 // A batch-1 MoE layer through ops/moe-block1.ts on the CPU emulator, every mode: router_topk_norm_bf16 then moe_up1_l12
 // (every up row); router_logits_norm_bf16 then moe_up1_topk_l12; or moe_router_up1 (router rows and up rows in one
 // kernel, warps waiting on a device counter for the router rows); then moe_down1_res (down rows, weighted sum,
-// residual add), against cpu-ref's add -> rmsNorm -> moeRoute -> moeExperts + shared MLP -> add. The emulator runs
-// blocks one after another, so moe_router_up1 runs in block order only (its router warps are the first blocks);
-// in reverse order its waiting warps come first and the wait's bound traps.
+// residual add), against cpu-ref's add -> rmsNorm -> moeRoute -> moeExperts + shared MLP -> add. By default the
+// emulator runs blocks one after another, so moe_router_up1 runs there in block order only (its router warps are the
+// first blocks; in reverse order its waiting warps come first and the wait's bound traps); in cooperative mode every
+// block is live and the waiting blocks may come first.
 const why = emuUnavailable();
 if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
 
@@ -54,6 +55,10 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseThreads, mode: 'fused' },
     { H: 128, I: 40, Is: 120, E: 8, K: 2, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'fused' },
+    // every block live at once, the waiting blocks first: the wait yields until the router rows arrive
+    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: EMU_FLAGS.cooperative | EMU_FLAGS.reverseBlocks, mode: 'fused' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.cooperative | EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
+    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.cooperative, mode: 'split' },
   ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
     const saved = [process.env.NEMOTRON_CUDA_MOE_LAYER, process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP];
     process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';

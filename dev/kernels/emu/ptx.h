@@ -49,7 +49,7 @@ inline void mov_u64(u64& d, u64 s) { d = s; }
 inline void mov_u32(u32& d, u32 s) { d = s; }
 
 // ---- acquire load (device counters)
-inline void ld_acquire_gpu_global_u32(u32& d, const void* p) { memcpy(&d, p, 4); }
+inline void ld_acquire_gpu_global_u32(u32& d, const void* p) { d = __atomic_load_n((const u32*)p, __ATOMIC_ACQUIRE); }  // reloaded every spin
 
 // ---- cp.async: the source is read at issue, the destination written when a wait_group lets the group land
 // (or at once with the EARLY_COPIES flag), so reading shared memory before the wait shows up as stale data.

@@ -118,6 +118,12 @@ export function translateSource(source: string, file: string, path: string): str
     const t = type.replace(/__align__\s*\([^)]*\)/g, '').trim();
     return `${t}* const ${name} = (${t}*)emu::dyn_smem();`;
   });
+  // every (static) __shared__ declaration registers its variables, so that cooperative mode can swap them per block
+  out = out.replace(/(?<!extern\s+)__shared__[ \t]+((?:__align__\([^)]*\)[ \t]+)?(?:unsigned[ \t]+|signed[ \t]+)?\w+)[ \t]+([^;\n]+);/g, (m, _type: string, decls: string) => {
+    const names = splitTop(decls, ',').map((d) => /^\s*(\w+)/.exec(d)?.[1]);
+    if (names.some((n) => !n)) throw new Error(`${file}: cannot read the __shared__ declaration ${m}`);
+    return `${m} ${names.map((n) => `EMU_SHARED(${n});`).join(' ')}`;
+  });
   // #pragma once becomes an include guard: headers include each other (gemv1.cuh, topk.cuh include common.cuh)
   if (/^#pragma once\s*$/m.test(out)) {
     const guard = `EMU_GUARD_${file.replace(/\W/g, '_')}`;
