@@ -5,7 +5,7 @@ import { moeDown1Grid, moeDown1Res, type MoeDown1Args } from '../../src/backends
 import type { Dim } from '../../src/backends/cuda/launch.js';
 import { CudaTensor, type CudaCtx } from '../../src/backends/cuda/tensor.js';
 import { randn } from '../ops/cases.js';
-import { describeCuda, gpu, relErr, toBf16 } from './helpers.js';
+import { describeCuda, gpu, launched, relErr, toBf16 } from './helpers.js';
 import { moeDown1Reference } from '../helpers/moe-down1-reference.js';
 
 // ops/moe-down1.ts (kernels/moe_down1.cu: the batch-1 MoE tail, out = resid + (routed + shared), in one launch) on
@@ -121,6 +121,18 @@ describeCuda('moe_down1_res: the batch-1 MoE tail in one launch', () => {
       const o = g.alloc([H]);
       expect(moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr, kernel))).toBe(true);
       expect(bitsDiffer(read(g, o.ptr, H), got), kernel).toBe(0);
+    }
+    // two rows in flight per warp, the odd ones through shared memory (NEMOTRON_CUDA_MOE_DOWN1_HY=1): the same bits
+    const savedHy = process.env.NEMOTRON_CUDA_MOE_DOWN1_HY;
+    process.env.NEMOTRON_CUDA_MOE_DOWN1_HY = '1';
+    try {
+      const o = g.alloc([H]);
+      const { names } = launched(g, () => moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr)));
+      expect(names).toEqual(['moe_down1_res_l8_hy']);
+      expect(bitsDiffer(read(g, o.ptr, H), got), 'moe_down1_res_l8_hy').toBe(0);
+    } finally {
+      if (savedHy === undefined) delete process.env.NEMOTRON_CUDA_MOE_DOWN1_HY;
+      else process.env.NEMOTRON_CUDA_MOE_DOWN1_HY = savedHy;
     }
     g.release(h);
     release(g, s);

@@ -72,6 +72,11 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     ['moe_down1_res_l8_pf0', 37, 40, 2, [3, 0, 5], 2, 0],
     ['moe_down1_res_l8_pf2', 37, 40, 2, [3, 0, 5], 3, EMU_FLAGS.reverseBlocks],
     ['moe_down1_res_l12', 13, 2056, 2, [5, 1, 2, 0], 2, 0], // 257 loads per row: the 12th round has one lane
+    ['moe_down1_res_l8_hy', 37, 40, 2, [3, 0, 5], 2, EMU_FLAGS.reverseThreads], // odd rows through the smem slot
+    ['moe_down1_res_l8_hy', 50, 264, 1, [2, 4], 1, 0], // 3 rows per output: the pairs straddle outputs
+    ['moe_down1_res_l8_hy', 19, 24, 3, [], 2, EMU_FLAGS.reverseBlocks], // shared expert only
+    ['moe_down1_res_l8_hy', 21, 2048, 0, [1, 4], 2, 0], // routed only: both first rows after pdl_wait
+    ['moe_down1_res_l8_hy', 9, 16, 0, [], 1, 0], // no rows: out = resid
   ] as const)('%s: H %i, I %i, S %i, slots %j, %i blocks, flags %i', (kernel, H, I, S, ids, blocks, flags) => {
     const E = 6;
     const p = problem(H, I, S, [...ids], E, H + I + S);
@@ -80,7 +85,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     e.setFlags(flags);
     for (const withResid of [true, false]) {
       const out = e.alloc(H * 4);
-      e.launch(kernel, blocks, 128, [d.act, d.ids, d.wts, d.table, d.downS, withResid ? d.resid : null, out, K, S, H, I, S * I, null]);
+      e.launch(kernel, blocks, 128, [d.act, d.ids, d.wts, d.table, d.downS, withResid ? d.resid : null, out, K, S, H, I, S * I, null], kernel.endsWith('_hy') ? 4 * 8 * 512 : 0);
       const got = e.download(out, new Float32Array(H));
       const err = relErr(got, reference(p, withResid));
       expect(err, `resid ${withResid}: relative error ${err}`).toBeLessThanOrEqual(1e-5);

@@ -117,3 +117,129 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf2(co
   moe_down1_res_impl<8, 2>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
 
+
+// ---- two rows in flight per warp: one in registers, one in shared memory (tuning: NEMOTRON_CUDA_MOE_DOWN1_HY=1) ---
+// In a traced decode step moe_down1_res streamed at 3.3 TB/s where in_proj reached 4.2: its 24 warps per SM keep one
+// 3.7 KB row each in flight (89 KB per SM) against in_proj's 28 x 5.4 KB. Two rows in registers spill (96
+// registers), and rows only in shared memory (ring kernels) took L1 from act; here the odd rows of a warp's flat
+// sequence go through a 4 KB cp.async slot per warp (16 KB per block, ~82 KB per SM), the even rows through
+// registers, so about 178 KB per SM are in flight. Same rows, products and order as moe_down1_res_impl: same bits.
+// NOT YET MEASURED on a GPU (bench/sweeps/down-hybrid.json). Dynamic shared memory: warps * MAXL * 512 bytes.
+
+// Copies weight row w (K8 16-byte chunks) into this warp's slot, lane l taking chunks l + 32 j (the chunks it will
+// read back: no warp barrier needed), and commits one group.
+template <int MAXL>
+__device__ __forceinline__ void slot_issue(uint4* slot, const bf16* w, int K8, int lane) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint4* w8 = (const uint4*)w;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) {
+      u32 sa;
+      asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(sa) : "l"(slot + c));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(w8 + c) : "memory");
+    }
+  }
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#else
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) slot[c] = ((const uint4*)w)[c];
+  }
+#endif
+}
+// dot_staged over a landed slot: chunk c = lane + 32 j sits at slot[c] (a warp's reads of one j are one
+// conflict-free 512-byte line); the same products in the same order as dot_staged.
+template <int MAXL>
+__device__ __forceinline__ float dot_slot(const uint4* slot, const float4* xs4, int K8, int lane) {
+  float acc = 0.f;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) {
+      float f[8];
+      unpack8(slot[c], f);
+      const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
+      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+    }
+  }
+  return acc;
+}
+__device__ __forceinline__ void slot_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;" ::: "memory");
+#endif
+}
+
+template <int MAXL>
+__device__ __forceinline__ void moe_down1_res_hy_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                      float* out, int K, int S, int H, int I, int Is, int* clear) {
+  extern __shared__ uint4 hy_slots[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wpb = blockDim.x >> 5;
+  const int nw = gridDim.x * wpb;
+  const int I8 = I >> 3, R = S + K;
+  const int o0 = blockIdx.x * wpb + warp;
+  const int total = o0 < H && R > 0 ? ((H - 1 - o0) / nw + 1) * R : 0;  // this warp's rows
+  uint4* slot = hy_slots + warp * MAXL * 32;
+  u64 slotBase = 0;
+  float slotW = 0.f;
+  // flat row f: row f % R of output o0 + (f / R) nw (routed bases by shuffle: called by every lane)
+  auto rowPtr = [&](int f) -> const bf16* {
+    const int oo = o0 + (f / R) * nw, t = f % R;
+    if (t < S) return downS + (long long)oo * Is + (long long)t * I;
+    return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)oo * I;
+  };
+  uint4 u[MAXL];
+  const bool e0 = total > 0 && 0 % R < S, e1 = total > 1 && 1 % R < S;  // shared rows: before the wait
+  if (e0) load_row<MAXL>(u, rowPtr(0), I8, lane);
+  if (e1) slot_issue<MAXL>(slot, rowPtr(1), I8, lane);
+  pdl_wait();
+  pdl_launch();
+  if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;  // moe_router_up1's counter: its readers are done
+  if (o0 >= H) return;
+  if (R == 0) {
+    for (int o = o0; o < H; o += nw)
+      if (lane == 0) out[o] = resid ? resid[o] : 0.f;
+    return;
+  }
+  if (lane < K) {
+    slotBase = downPtrs[ids[lane]];
+    slotW = wts[lane];
+  }
+  if (total > 0 && !e0) load_row<MAXL>(u, rowPtr(0), I8, lane);
+  if (total > 1 && !e1) slot_issue<MAXL>(slot, rowPtr(1), I8, lane);
+  float routed = 0.f, shared = 0.f;
+  auto finish = [&](int f, float d) {
+    const int t = f % R;
+    const float v = warp_sum(d);
+    if (t < S) shared += v;
+    else routed += __shfl_sync(FULL_MASK, slotW, t - S) * v;
+    if (t == R - 1) {
+      const int o = o0 + (f / R) * nw;
+      const float moe = routed + shared;
+      if (lane == 0) out[o] = resid ? resid[o] + moe : moe;
+      routed = shared = 0.f;
+    }
+  };
+  auto actRow = [&](int f) {
+    const int t = f % R;
+    return (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I));
+  };
+  for (int f = 0; f < total; f += 2) {
+    // even row: registers; its successor f + 2 goes out before the reduction
+    const float d0 = dot_staged<MAXL>(u, actRow(f), I8, lane);
+    if (f + 2 < total) load_row<MAXL>(u, rowPtr(f + 2), I8, lane);
+    finish(f, d0);
+    if (f + 1 >= total) break;
+    // odd row: the shared-memory slot (this thread's own chunks), refilled with f + 3 after the dot
+    slot_wait();
+    const float d1 = dot_slot<MAXL>(slot, actRow(f + 1), I8, lane);
+    if (f + 3 < total) slot_issue<MAXL>(slot, rowPtr(f + 3), I8, lane);
+    finish(f + 1, d1);
+  }
+}
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_hy(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                          float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_hy_impl<8>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
+}

@@ -68,6 +68,11 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
   if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
   if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
   if (H === 0) return true;
+  if (!a.kernel && lanes === 8 && process.env.NEMOTRON_CUDA_MOE_DOWN1_HY === '1') {
+    // tuning, not yet measured on a GPU: two rows in flight per warp, the odd ones through a shared-memory slot
+    c.kernels.launch('moe_down1_res_l8_hy', moeDown1Grid(c, H, 8), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null], 4 * 8 * 512);
+    return true;
+  }
   c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
