@@ -3,7 +3,7 @@ import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
 import type { CudaBackend } from '../../src/backends/cuda/backend.js';
 import type { Ops, Routing, Segment, Tensor } from '../../src/ops/ops.js';
 import { opCases, randn } from '../ops/cases.js';
-import { describeCuda, gpu, relErr, toBf16 } from './helpers.js';
+import { describeCuda, gpu, launched, relErr, toBf16 } from './helpers.js';
 
 // Every op of the CUDA backend against the CPU reference on random inputs (outputs poisoned with NaN first):
 // the shared cases with float32 weights, then the production path with BF16 weights at the real Nano's shapes.
@@ -56,6 +56,26 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     const x = act(g, 1, [n, k]);
     const w = weight(g, 2, [m, k], 1 / Math.sqrt(k));
     expectClose(G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)), ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-2);
+  });
+
+  it.each([[4096, 2688], [3080, 40]])('one-row matmul, K %i, M %i: gemv_bf16_n1_hy (NEMOTRON_CUDA_GEMV_N1_HY=1) gives the bits of gemv_bf16_n1', (k, m) => {
+    const g = b();
+    const x = act(g, 11, [1, k]);
+    const w = weight(g, 12, [m, k], 1 / Math.sqrt(k));
+    const saved = process.env.NEMOTRON_CUDA_GEMV_N1_HY;
+    try {
+      delete process.env.NEMOTRON_CUDA_GEMV_N1_HY;
+      const base = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
+      process.env.NEMOTRON_CUDA_GEMV_N1_HY = '1';
+      const hy = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
+      expect(base.names).toContain('gemv_bf16_n1');
+      expect(hy.names).toContain('gemv_bf16_n1_hy');
+      expectClose(hy.r, ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-4);
+      expect(Array.from(new Uint32Array(hy.r.buffer, hy.r.byteOffset, hy.r.length))).toEqual(Array.from(new Uint32Array(base.r.buffer, base.r.byteOffset, base.r.length)));
+    } finally {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_GEMV_N1_HY;
+      else process.env.NEMOTRON_CUDA_GEMV_N1_HY = saved;
+    }
   });
 
   it('matmul in precise mode (cuBLAS on bf16 hi + lo activations) is float32-accurate', () => {

@@ -4,6 +4,7 @@
 // Launched with PDL (common.cuh): before waiting for the previous kernel, each warp pulls its weight row into L2,
 // so the weight stream of this GEMV overlaps the tail of the kernel before it.
 #include "common.cuh"
+#include "gemv1.cuh"  // load_row, slot_issue, slot_wait
 
 template <typename WT, int NT>
 __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M) {
@@ -39,3 +40,55 @@ extern "C" __global__ void PDL gemv_bf16_n8(const float* x, int ldx, const bf16*
 extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_f32_n4(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 4>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M); }
+
+// y[m] = W[m] . x for one activation row, rows of K <= 4096 bf16 (out_proj, o_proj), one warp per row: the first
+// 2048 columns in registers, the rest through a 4 KB cp.async slot per warp, both loaded before pdl_wait (weights).
+// gemv_bf16_n1 takes 127 registers (all 16 loads of a 4096-row in registers), so 2 blocks of 256 fit per SM: the
+// 336 blocks of out_proj run in two waves (10.7 us per call in a traced H200 step, 22 MB); holding it to one wave
+// spilled. Here about 64 registers and 32 KB of shared memory per block: one wave, every row in flight before the
+// wait. The same products in the same order as gemv_bf16_n1 (dot_row_bf16_1), so the same bits.
+// NOT YET MEASURED on a GPU (NEMOTRON_CUDA_GEMV_N1_HY=1, bench/sweeps/gemv-n1-hybrid.json). K % 8 == 0; x, W
+// 16-byte aligned. grid: ceil(M / 8); block 256; shmem 8 * 4096 bytes.
+extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const float* x, const bf16* W, float* y, int K, int M) {
+  extern __shared__ uint4 n1_slots[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int m = blockIdx.x * (blockDim.x >> 5) + warp;
+  const int K8 = K >> 3, K8a = min(K8, 256);
+  uint4* slot = n1_slots + warp * 256;
+  uint4 u[8];
+  const bf16* w = W + (long long)m * K;
+  if (m < M) {
+    load_row<8>(u, w, K8a, lane);
+    if (K8 > 256) slot_issue<8>(slot, w + 2048, K8 - 256, lane);
+  }
+  pdl_wait();
+  pdl_launch();
+  if (m >= M) return;
+  const float4* x4 = (const float4*)x;
+  float acc = 0.f;
+#pragma unroll
+  for (int j = 0; j < 8; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8a) {
+      float f[8];
+      unpack8(u[j], f);
+      const float4 a = x4[2 * c], b = x4[2 * c + 1];
+      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+    }
+  }
+  if (K8 > 256) {
+    slot_wait();
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      const int c = lane + 32 * j;
+      if (256 + c < K8) {
+        float f[8];
+        unpack8(slot[c], f);
+        const float4 a = x4[2 * (256 + c)], b = x4[2 * (256 + c) + 1];
+        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+      }
+    }
+  }
+  acc = warp_sum(acc);
+  if (lane == 0) y[m] = acc;
+}

@@ -99,3 +99,49 @@ __device__ __forceinline__ void gemv1_multi_run(int K, int M, int preRows, int p
   gemv1_core<MAXL>(K, M, preRows, pre, rowPtr, [] {}, [&](int r) { return (const float4*)xPtr(r); }, out);
 }
 
+// ---- a row in a shared-memory slot (cp.async), beside rows in registers: more bytes in flight per warp ----------
+// Copies weight row w (K8 16-byte chunks) into this warp's slot, lane l taking chunks l + 32 j (the chunks it will
+// read back: no warp barrier needed), and commits one group.
+template <int MAXL>
+__device__ __forceinline__ void slot_issue(uint4* slot, const bf16* w, int K8, int lane) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint4* w8 = (const uint4*)w;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) {
+      u32 sa;
+      asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(sa) : "l"(slot + c));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(w8 + c) : "memory");
+    }
+  }
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#else
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) slot[c] = ((const uint4*)w)[c];
+  }
+#endif
+}
+// dot_staged over a landed slot: chunk c = lane + 32 j sits at slot[c] (a warp's reads of one j are one
+// conflict-free 512-byte line); the same products in the same order as dot_staged.
+template <int MAXL>
+__device__ __forceinline__ float dot_slot(const uint4* slot, const float4* xs4, int K8, int lane) {
+  float acc = 0.f;
+#pragma unroll
+  for (int j = 0; j < MAXL; j++) {
+    const int c = lane + 32 * j;
+    if (c < K8) {
+      float f[8];
+      unpack8(slot[c], f);
+      const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
+      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+    }
+  }
+  return acc;
+}
+__device__ __forceinline__ void slot_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;" ::: "memory");
+#endif
+}

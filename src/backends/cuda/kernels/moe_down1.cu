@@ -124,53 +124,7 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf2(co
 // registers), and rows only in shared memory (ring kernels) took L1 from act; here the odd rows of a warp's flat
 // sequence go through a 4 KB cp.async slot per warp (16 KB per block, ~82 KB per SM), the even rows through
 // registers, so about 178 KB per SM are in flight. Same rows, products and order as moe_down1_res_impl: same bits.
-// NOT YET MEASURED on a GPU (bench/sweeps/down-hybrid.json). Dynamic shared memory: warps * MAXL * 512 bytes.
-
-// Copies weight row w (K8 16-byte chunks) into this warp's slot, lane l taking chunks l + 32 j (the chunks it will
-// read back: no warp barrier needed), and commits one group.
-template <int MAXL>
-__device__ __forceinline__ void slot_issue(uint4* slot, const bf16* w, int K8, int lane) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  const uint4* w8 = (const uint4*)w;
-#pragma unroll
-  for (int j = 0; j < MAXL; j++) {
-    const int c = lane + 32 * j;
-    if (c < K8) {
-      u32 sa;
-      asm volatile("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(sa) : "l"(slot + c));
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(sa), "l"(w8 + c) : "memory");
-    }
-  }
-  asm volatile("cp.async.commit_group;" ::: "memory");
-#else
-  for (int j = 0; j < MAXL; j++) {
-    const int c = lane + 32 * j;
-    if (c < K8) slot[c] = ((const uint4*)w)[c];
-  }
-#endif
-}
-// dot_staged over a landed slot: chunk c = lane + 32 j sits at slot[c] (a warp's reads of one j are one
-// conflict-free 512-byte line); the same products in the same order as dot_staged.
-template <int MAXL>
-__device__ __forceinline__ float dot_slot(const uint4* slot, const float4* xs4, int K8, int lane) {
-  float acc = 0.f;
-#pragma unroll
-  for (int j = 0; j < MAXL; j++) {
-    const int c = lane + 32 * j;
-    if (c < K8) {
-      float f[8];
-      unpack8(slot[c], f);
-      const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
-      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-    }
-  }
-  return acc;
-}
-__device__ __forceinline__ void slot_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("cp.async.wait_group 0;" ::: "memory");
-#endif
-}
+// NOT YET MEASURED on a GPU (bench/sweeps/gemv-n1-hybrid.json). Dynamic shared memory: warps * MAXL * 512 bytes.
 
 template <int MAXL>
 __device__ __forceinline__ void moe_down1_res_hy_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,

@@ -30,6 +30,11 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   const [M, K] = w.shape;
   const N = x.rows;
   if (N === 1 && gemv1(c, x.ptr, w, y)) return;
+  if (N === 1 && w.dtype === 'bf16' && K % 8 === 0 && K <= 4096 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous && process.env.NEMOTRON_CUDA_GEMV_N1_HY === '1') {
+    // tuning, not yet measured on a GPU: half of each row through shared memory, one wave of blocks
+    c.kernels.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], 8 * 4096);
+    return;
+  }
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
