@@ -102,6 +102,15 @@ __device__ __forceinline__ void unpack8(uint4 u, float* f) {
   f[6] = __uint_as_float(u.w << 16); f[7] = __uint_as_float(u.w & 0xffff0000u);
 }
 
+// acc plus the dot of one 16-byte chunk c of a bf16 weight row (8 weights) with x[8c, 8c + 8), x as float4s: the
+// same products and order wherever a GEMV kernel adds a chunk (so kernels that share it give the same bits).
+__device__ __forceinline__ float fma_chunk(float acc, uint4 w, const float4* xs4, int c) {
+  float f[8];
+  unpack8(w, f);
+  const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
+  return acc + (f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w);
+}
+
 // 16-byte load that bypasses L1 (weights are read once per step)
 __device__ __forceinline__ uint4 ld_stream(const void* p) {
   uint4 r;

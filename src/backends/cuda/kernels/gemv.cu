@@ -65,28 +65,18 @@ extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const floa
   pdl_launch();
   if (m >= M) return;
   const float4* x4 = (const float4*)x;
-  float acc = 0.f;
+  float acc = 0.f;  // chunks in dot_row_bf16_1's order: the register half, then the slot's
 #pragma unroll
   for (int j = 0; j < 8; j++) {
     const int c = lane + 32 * j;
-    if (c < K8a) {
-      float f[8];
-      unpack8(u[j], f);
-      const float4 a = x4[2 * c], b = x4[2 * c + 1];
-      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-    }
+    if (c < K8a) acc = fma_chunk(acc, u[j], x4, c);
   }
   if (K8 > 256) {
     slot_wait();
 #pragma unroll
     for (int j = 0; j < 8; j++) {
       const int c = lane + 32 * j;
-      if (256 + c < K8) {
-        float f[8];
-        unpack8(slot[c], f);
-        const float4 a = x4[2 * (256 + c)], b = x4[2 * (256 + c) + 1];
-        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-      }
+      if (256 + c < K8) acc = fma_chunk(acc, slot[c], x4, 256 + c);
     }
   }
   acc = warp_sum(acc);

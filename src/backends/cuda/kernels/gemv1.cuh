@@ -36,12 +36,7 @@ __device__ __forceinline__ float dot_staged(const uint4* u, const float4* xs4, i
 #pragma unroll
   for (int j = 0; j < MAXL; j++) {
     const int c = lane + 32 * j;
-    if (c < K8) {
-      float f[8];
-      unpack8(u[j], f);
-      const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
-      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-    }
+    if (c < K8) acc = fma_chunk(acc, u[j], xs4, c);
   }
   return acc;
 }
@@ -131,12 +126,7 @@ __device__ __forceinline__ float dot_slot(const uint4* slot, const float4* xs4, 
 #pragma unroll
   for (int j = 0; j < MAXL; j++) {
     const int c = lane + 32 * j;
-    if (c < K8) {
-      float f[8];
-      unpack8(slot[c], f);
-      const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
-      acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-    }
+    if (c < K8) acc = fma_chunk(acc, slot[c], xs4, c);
   }
   return acc;
 }
