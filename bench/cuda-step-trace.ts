@@ -2,7 +2,8 @@
  * Where a replayed batch-1 decode step spends its time: the real Nano shape (random weights), pipelined graph
  * replays as `nemotron bench` runs them, every kernel compiled with the device-side trace (src/backends/cuda/
  * trace.ts). Prints, per kernel name, the launches per step, their own time (first warp start to last warp end)
- * and the time each moved the step's end forward ("critical": sums to the step), and writes every launch's span
+ * and the time each moved the step's end forward ("critical": sums to the step), when the median warp returned from
+ * pdl_wait against the previous launch's end, and the launch's end after that; and writes every launch's span
  * of the last traced step to a CSV. Tracing adds an atomic and two timer reads per warp, so the traced step is a
  * little slower than an untraced one (both printed). Not a test; numbers go to BENCHMARKS.md.
  * Usage (GPU machine): npx tsx bench/cuda-step-trace.ts [steps] [out.csv]
@@ -50,16 +51,25 @@ const lines = [
   `traced step lengths (first start to last end): ${perStep.map((p) => us(p.at(-1)!.end - p[0].start)).join(', ')} us`,
   `records whose grid shape did not match their launch: ${spans.reduce((a, s) => a + s.mismatched, 0)}`,
   '',
-  '| kernel | launches per step | own us per step | critical us per step |',
-  '|---|---|---|---|',
+  '| kernel | launches per step | own us per step | critical us per step | wait return - previous end, us per launch | end - wait return, us per launch |',
+  '|---|---|---|---|---|---|',
 ];
 // the steps after the first (which starts from an idle GPU), summed per name and averaged
 const later = perStep.length > 1 ? perStep.slice(1) : perStep;
-const rows = new Map<string, { launches: number; own: number; critical: number }>();
+const rows = new Map<string, { launches: number; own: number; critical: number; resolve: number; post: number; waited: number }>();
 for (const p of later) {
   const base = p[0].start;
+  // the median warp's return from pdl_wait against the end of the launch before, and the launch's end after it
+  p.forEach((sp, i) => {
+    if (!i || Number.isNaN(sp.waitMedian)) return;
+    const r = rows.get(sp.name) ?? { launches: 0, own: 0, critical: 0, resolve: 0, post: 0, waited: 0 };
+    r.resolve += sp.waitMedian - p[i - 1].end;
+    r.post += sp.end - sp.waitMedian;
+    r.waited++;
+    rows.set(sp.name, r);
+  });
   for (const a of attribute(p.map((s) => ({ ...s, start: s.start - base, end: s.end - base })))) {
-    const r = rows.get(a.name) ?? { launches: 0, own: 0, critical: 0 };
+    const r = rows.get(a.name) ?? { launches: 0, own: 0, critical: 0, resolve: 0, post: 0, waited: 0 };
     r.launches += a.launches;
     r.own += a.own;
     r.critical += a.critical;
@@ -69,14 +79,16 @@ for (const p of later) {
 let total = 0;
 for (const [name, r] of [...rows].sort((x, y) => y[1].critical - x[1].critical)) {
   total += r.critical;
-  lines.push(`| ${name} | ${r.launches / later.length} | ${us(r.own / later.length)} | ${us(r.critical / later.length)} |`);
+  const w = (v: number) => (r.waited ? us(v / r.waited) : '');
+  lines.push(`| ${name} | ${r.launches / later.length} | ${us(r.own / later.length)} | ${us(r.critical / later.length)} | ${w(r.resolve)} | ${w(r.post)} |`);
 }
 lines.push(`| (sum) | ${step.length} | | ${us(total / later.length)} |`);
 console.log(lines.join('\n'));
 if (csv) {
   const last = perStep.at(-1)!;
   const base = last[0].start;
-  writeFileSync(csv, ['i,kernel,blocks,threads,start_ns,end_ns,mismatched', ...last.map((s, i) => `${i},${s.name},${s.blocks},${s.threads},${s.start - base},${s.end - base},${s.mismatched}`)].join('\n') + '\n');
+  const t = (v: number) => (Number.isNaN(v) ? '' : String(v - base));
+  writeFileSync(csv, ['i,kernel,blocks,threads,start_ns,end_ns,mismatched,wait_median_ns,wait_last_ns,end_median_ns', ...last.map((s, i) => `${i},${s.name},${s.blocks},${s.threads},${s.start - base},${s.end - base},${s.mismatched},${t(s.waitMedian)},${t(s.waitLast)},${t(s.endMedian)}`)].join('\n') + '\n');
 }
 model.freeState(state);
 graphs.clear();

@@ -187,6 +187,7 @@ export class Kernels {
     return this.skip.size > 0 && this.skip.has(name);
   }
   private skipEnv = '';
+  private readonly shmemOptIn = new Map<string, number>();
   private skip = new Set<string>();
 
   launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0): void {
@@ -222,6 +223,12 @@ export class Kernels {
     const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
     if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem
     if (this.skipped(name)) return;
+    if (shmem > 40 * 1024 && (this.shmemOptIn.get(name) ?? 0) < shmem) {
+      // dynamic shared memory over 48 KB less the static (trace mode adds some) needs the kernel's opt-in
+      // (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES)
+      check(dev.drv.cuFuncSetAttribute(k.fn, 8, shmem), `cuFuncSetAttribute (${name}: ${shmem} bytes of dynamic shared memory)`);
+      this.shmemOptIn.set(name, shmem);
+    }
     this.trace?.record(name, gx * gy * gz, block);
     if (k.pdl && this.pdl) {
       const c = this.cfgView;

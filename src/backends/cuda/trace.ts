@@ -8,7 +8,7 @@
  */
 import type { CudaDevice } from './device.js';
 
-/** Records per SM (each 32 bytes). */
+/** Records per SM (each 64 bytes). */
 const CAP = 16384;
 const HEAD = 4096;
 
@@ -31,6 +31,11 @@ export interface LaunchSpan extends TracedLaunch {
   end: number;
   /** Records whose grid shape differs from the launch's (a sign that the split by start time went wrong). */
   mismatched: number;
+  /** Median and last of the warps' first pdl_wait returns (NaN: no warp waited). */
+  waitMedian: number;
+  waitLast: number;
+  /** Median warp end. */
+  endMedian: number;
 }
 
 export class KernelTrace {
@@ -41,7 +46,7 @@ export class KernelTrace {
 
   constructor(private readonly dev: CudaDevice) {
     this.sms = dev.info.multiprocessors;
-    this.buf = dev.rawAlloc(HEAD + this.sms * CAP * 32);
+    this.buf = dev.rawAlloc(HEAD + this.sms * CAP * 64);
     this.reset();
   }
 
@@ -66,13 +71,13 @@ export class KernelTrace {
   spans(launches: readonly TracedLaunch[]): LaunchSpan[] {
     const counts = new Uint32Array(this.sms);
     this.dev.download(counts, this.buf);
-    const recs: { t0: bigint; t1: bigint; shape: bigint }[] = [];
+    const recs: { t0: bigint; t1: bigint; shape: bigint; tw: bigint }[] = [];
     for (let s = 0; s < this.sms; s++) {
       const n = Math.min(counts[s], CAP);
       if (!n) continue;
-      const raw = new BigUint64Array(n * 4);
-      this.dev.download(raw, this.buf + HEAD + s * CAP * 32);
-      for (let i = 0; i < n; i++) recs.push({ t0: raw[4 * i], t1: raw[4 * i + 1], shape: raw[4 * i + 2] });
+      const raw = new BigUint64Array(n * 8);
+      this.dev.download(raw, this.buf + HEAD + s * CAP * 64);
+      for (let i = 0; i < n; i++) recs.push({ t0: raw[8 * i], t1: raw[8 * i + 1], shape: raw[8 * i + 2], tw: raw[8 * i + 4] });
       if (counts[s] > CAP) throw new Error(`trace: SM ${s} appended ${counts[s]} records, room for ${CAP}`);
     }
     recs.sort((a, b) => (a.t0 < b.t0 ? -1 : a.t0 > b.t0 ? 1 : 0));
@@ -86,13 +91,17 @@ export class KernelTrace {
       let start = Infinity;
       let end = -Infinity;
       let mismatched = 0;
+      const waits: number[] = [];
+      const ends: number[] = [];
       for (let k = 0; k < l.warps; k++, i++) {
         const r = recs[i];
         start = Math.min(start, Number(r.t0 - origin));
         end = Math.max(end, Number(r.t1 - origin));
+        ends.push(Number(r.t1 - origin));
+        if (r.tw) waits.push(Number(r.tw - origin));
         if (r.shape !== shape) mismatched++;
       }
-      out.push({ ...l, start, end, mismatched });
+      out.push({ ...l, start, end, mismatched, ...waitStats(waits), endMedian: median(ends) });
     }
     return out;
   }
@@ -100,6 +109,16 @@ export class KernelTrace {
   free(): void {
     this.dev.rawFree(this.buf);
   }
+}
+
+function median(v: number[]): number {
+  if (!v.length) return NaN;
+  v.sort((a, b) => a - b);
+  return v[v.length >> 1];
+}
+
+function waitStats(w: number[]): { waitMedian: number; waitLast: number } {
+  return { waitMedian: median(w), waitLast: w.length ? w[w.length - 1] : NaN };
 }
 
 /**

@@ -9,6 +9,57 @@ typedef unsigned long long u64;
 #define FULL_MASK 0xffffffffu
 #define NEG_INF (-__int_as_float(0x7f800000))
 
+// Step tracing (NEMOTRON_CUDA_TRACE=1; trace.ts inserts NEMOTRON_TRACE_WARP() at the top of every kernel and
+// defines the buffer address): lane 0 of every warp appends {start, end, grid blocks << 32 | block threads,
+// smid << 32 | block, first pdl_wait return or 0, 0, 0, 0} (8 u64, %globaltimer ns) to its SM's list; the u32 counter of SM s is at
+// NEMOTRON_TRACE_BUF + 4 s, its list at NEMOTRON_TRACE_BUF + 4096 + s * NEMOTRON_TRACE_CAP * 64. Per-SM lists keep
+// the appends off one contended counter. The end is lane 0's return (the warp's other lanes may run on).
+#ifdef NEMOTRON_TRACE_BUF
+__shared__ unsigned long long* nemotron_trace_rec[32];  // each warp's record, for pdl_wait's mark
+__device__ __forceinline__ unsigned nemotron_trace_warp_index() {
+  return (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) >> 5;
+}
+struct TraceWarp {
+  unsigned long long* rec = nullptr;
+  __device__ __forceinline__ TraceWarp() {
+    const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    if (t & 31) return;
+    unsigned long long now;
+    unsigned sm;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+    const unsigned i = atomicAdd((unsigned*)(NEMOTRON_TRACE_BUF) + sm, 1u);
+    nemotron_trace_rec[t >> 5] = nullptr;
+    if (i >= NEMOTRON_TRACE_CAP) return;
+    rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 4096ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 64ull);
+    nemotron_trace_rec[t >> 5] = rec;
+    const unsigned long long blocks = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
+    const unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
+    rec[0] = now;
+    rec[2] = blocks << 32 | (blockDim.x * blockDim.y * blockDim.z);
+    rec[3] = (unsigned long long)sm << 32 | block;
+    rec[4] = 0;
+  }
+  __device__ __forceinline__ ~TraceWarp() {
+    if (!rec) return;
+    unsigned long long now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    rec[1] = now;
+  }
+};
+#define NEMOTRON_TRACE_WARP() TraceWarp nemotron_trace_warp_
+// lane 0's first return from pdl_wait: when the dependency resolved for this warp
+__device__ __forceinline__ void nemotron_trace_wait() {
+  if (threadIdx.x & 31) return;
+  unsigned long long* r = nemotron_trace_rec[nemotron_trace_warp_index()];
+  if (!r || r[4]) return;
+  unsigned long long now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  r[4] = now;
+}
+#else
+#define NEMOTRON_TRACE_WARP()
+#endif
 // Programmatic dependent launch (Hopper): a kernel whose declaration carries PDL (`extern "C" __global__ void PDL
 // name(...)`) is launched so that it may start while the previous kernel in the stream finishes (launch.ts). It
 // MUST call pdl_wait() before it reads anything an earlier kernel wrote or writes anything an earlier kernel reads;
@@ -23,6 +74,9 @@ __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+#ifdef NEMOTRON_TRACE_BUF
+  nemotron_trace_wait();
+#endif
 }
 __device__ __forceinline__ void pdl_launch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -36,41 +90,6 @@ __device__ __forceinline__ void pdl_launch() {
 // Only where the next kernel reads nothing but weights and step metadata before its own pdl_wait: that kernel may
 // start while the one before this one is still running.
 __device__ __forceinline__ void pdl_launch_early() { pdl_launch(); }
-// Step tracing (NEMOTRON_CUDA_TRACE=1; trace.ts inserts NEMOTRON_TRACE_WARP() at the top of every kernel and
-// defines the buffer address): lane 0 of every warp appends {start, end, grid blocks << 32 | block threads,
-// smid << 32 | block} (4 u64, %globaltimer ns) to its SM's list; the u32 counter of SM s is at
-// NEMOTRON_TRACE_BUF + 4 s, its list at NEMOTRON_TRACE_BUF + 4096 + s * NEMOTRON_TRACE_CAP * 32. Per-SM lists keep
-// the appends off one contended counter. The end is lane 0's return (the warp's other lanes may run on).
-#ifdef NEMOTRON_TRACE_BUF
-struct TraceWarp {
-  unsigned long long* rec = nullptr;
-  __device__ __forceinline__ TraceWarp() {
-    const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
-    if (t & 31) return;
-    unsigned long long now;
-    unsigned sm;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
-    const unsigned i = atomicAdd((unsigned*)(NEMOTRON_TRACE_BUF) + sm, 1u);
-    if (i >= NEMOTRON_TRACE_CAP) return;
-    rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 4096ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 32ull);
-    const unsigned long long blocks = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
-    const unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
-    rec[0] = now;
-    rec[2] = blocks << 32 | (blockDim.x * blockDim.y * blockDim.z);
-    rec[3] = (unsigned long long)sm << 32 | block;
-  }
-  __device__ __forceinline__ ~TraceWarp() {
-    if (!rec) return;
-    unsigned long long now;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    rec[1] = now;
-  }
-};
-#define NEMOTRON_TRACE_WARP() TraceWarp nemotron_trace_warp_
-#else
-#define NEMOTRON_TRACE_WARP()
-#endif
 // A load that later loads of this thread cannot pass (acquire, GPU scope): the reader side of a device counter
 // whose writers store, __threadfence(), then atomicAdd.
 __device__ __forceinline__ u32 ld_acquire_u32(const u32* p) {
