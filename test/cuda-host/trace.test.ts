@@ -68,7 +68,7 @@ function fakeDevice(sms: number) {
     const view = new DataView(buf.buffer);
     const i = view.getUint32(off + 4 * s, true);
     view.setUint32(off + 4 * s, i + 1, true);
-    const rec = off + 4096 + (s * 16384 + i) * 64;
+    const rec = off + 131072 + (s * 16384 + i) * 64;
     view.setBigUint64(rec, BigInt(t0), true);
     view.setBigUint64(rec + 8, BigInt(t1), true);
     view.setBigUint64(rec + 16, (BigInt(blocks) << 32n) | BigInt(threads), true);

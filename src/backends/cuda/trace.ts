@@ -10,7 +10,7 @@ import type { CudaDevice } from './device.js';
 
 /** Records per SM (each 64 bytes). */
 const CAP = 16384;
-const HEAD = 4096;
+const HEAD = 131072; // per-SM counters, then per-warp-slot record pointers (common.cuh)
 
 /** Inserts NEMOTRON_TRACE_WARP(); at the top of every `extern "C" __global__` kernel body of a source file. */
 export function traceSource(source: string): string {

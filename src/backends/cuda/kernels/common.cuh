@@ -11,13 +11,17 @@ typedef unsigned long long u64;
 
 // Step tracing (NEMOTRON_CUDA_TRACE=1; trace.ts inserts NEMOTRON_TRACE_WARP() at the top of every kernel and
 // defines the buffer address): lane 0 of every warp appends {start, end, grid blocks << 32 | block threads,
-// smid << 32 | block, first pdl_wait return or 0, 0, 0, 0} (8 u64, %globaltimer ns) to its SM's list; the u32 counter of SM s is at
-// NEMOTRON_TRACE_BUF + 4 s, its list at NEMOTRON_TRACE_BUF + 4096 + s * NEMOTRON_TRACE_CAP * 64. Per-SM lists keep
-// the appends off one contended counter. The end is lane 0's return (the warp's other lanes may run on).
+// smid << 32 | block, first pdl_wait return or 0, 0, 0, 0} (8 u64, %globaltimer ns) to its SM's list; the u32
+// counter of SM s is at NEMOTRON_TRACE_BUF + 4 s, the record pointer of warp slot w (%warpid) of SM s at
+// NEMOTRON_TRACE_BUF + 4096 + 8 (64 s + w) (for pdl_wait's mark: no shared memory, which some kernels use up), its
+// list at NEMOTRON_TRACE_BUF + 131072 + s * NEMOTRON_TRACE_CAP * 64. Per-SM lists keep the appends off one
+// contended counter. The end is lane 0's return (the warp's other lanes may run on).
 #ifdef NEMOTRON_TRACE_BUF
-__shared__ unsigned long long* nemotron_trace_rec[32];  // each warp's record, for pdl_wait's mark
-__device__ __forceinline__ unsigned nemotron_trace_warp_index() {
-  return (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) >> 5;
+__device__ __forceinline__ unsigned long long** nemotron_trace_slot() {
+  unsigned sm, w;
+  asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+  asm volatile("mov.u32 %0, %%warpid;" : "=r"(w));
+  return (unsigned long long**)((NEMOTRON_TRACE_BUF) + 4096ull + 8ull * (64ull * sm + (w & 63u)));
 }
 struct TraceWarp {
   unsigned long long* rec = nullptr;
@@ -29,10 +33,10 @@ struct TraceWarp {
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
     asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
     const unsigned i = atomicAdd((unsigned*)(NEMOTRON_TRACE_BUF) + sm, 1u);
-    nemotron_trace_rec[t >> 5] = nullptr;
+    *nemotron_trace_slot() = nullptr;
     if (i >= NEMOTRON_TRACE_CAP) return;
-    rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 4096ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 64ull);
-    nemotron_trace_rec[t >> 5] = rec;
+    rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 131072ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 64ull);
+    *nemotron_trace_slot() = rec;
     const unsigned long long blocks = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
     const unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
     rec[0] = now;
@@ -51,7 +55,7 @@ struct TraceWarp {
 // lane 0's first return from pdl_wait: when the dependency resolved for this warp
 __device__ __forceinline__ void nemotron_trace_wait() {
   if (threadIdx.x & 31) return;
-  unsigned long long* r = nemotron_trace_rec[nemotron_trace_warp_index()];
+  unsigned long long* r = *nemotron_trace_slot();
   if (!r || r[4]) return;
   unsigned long long now;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
