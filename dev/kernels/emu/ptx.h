@@ -16,6 +16,7 @@ inline float tf32_bits(u32 v) { return __uint_as_float(v & 0xffffe000u); }  // t
 inline void griddepcontrol_wait() {}
 inline void griddepcontrol_launch_dependents() {}
 inline void prefetch_global_L2(const void*) {}
+inline void prefetch_global_L1(const void*) {}
 
 // ---- conversions and special functions
 inline void cvta_to_shared_u64(u64& d, const void* p) {

@@ -6,7 +6,8 @@ import { relErr } from '../../../test/helpers/numeric.js';
 import { emuUnavailable } from './build.js';
 import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
-// residual.cu's add_rms_norm_wide (one 1024-thread block per row, up to 4 values per thread, one block_sum) on
+// residual.cu's add_rms_norm_wide (one 1024-thread block per row, up to 4 values per thread, one block_sum; and the
+// 512-thread add_rms_norm_wide512) on
 // the CPU emulator, launched as backend.ts's addRmsNorm does, against cpu-ref's add then rmsNorm. Widths below one
 // block, between, and the 4096 limit leave idle threads and partial passes.
 const why = emuUnavailable();
@@ -20,10 +21,12 @@ describe.skipIf(!!why)('residual.cu on the CPU emulator', () => {
   afterAll(() => e?.freeAll());
 
   it.each([
-    [3, 1000, 0],
-    [2, 2688, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
-    [1, 4096, 0],
-  ])('add_rms_norm_wide: %i rows of %i (flags %i)', (rows, H, flags) => {
+    ['add_rms_norm_wide', 1024, 3, 1000, 0],
+    ['add_rms_norm_wide', 1024, 2, 2688, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
+    ['add_rms_norm_wide', 1024, 1, 4096, 0],
+    ['add_rms_norm_wide512', 512, 2, 2688, EMU_FLAGS.reverseThreads],
+    ['add_rms_norm_wide512', 512, 1, 4096, 0],
+  ] as const)('%s (block %i): %i rows of %i (flags %i)', (kernel, block, rows, H, flags) => {
     const a = randn(1, rows * H);
     const b = randn(2, rows * H, 0.5);
     const w = randn(3, H);
@@ -31,7 +34,7 @@ describe.skipIf(!!why)('residual.cu on the CPU emulator', () => {
     const h = e.alloc(rows * H * 4);
     const out = e.alloc(rows * H * 4);
     e.setFlags(flags);
-    e.launch('add_rms_norm_wide', rows, 1024, [e.upload(a), e.upload(b), h, e.upload(w), out, H, eps]);
+    e.launch(kernel, rows, block, [e.upload(a), e.upload(b), h, e.upload(w), out, H, eps]);
     const sum = add(new CpuTensor(a, [rows, H]), new CpuTensor(b, [rows, H]));
     // the residual is the same float32 add, so exact; the norm sums squares in another order
     expect(e.download(h, new Float32Array(rows * H))).toEqual(sum.data);

@@ -107,6 +107,13 @@ __device__ __forceinline__ void prefetch_l2(const void* p, long long bytes, int 
   for (long long o = (long long)tid * 128; o < bytes; o += (long long)nthreads * 128) asm volatile("prefetch.global.L2 [%0];" :: "l"(c + o));
 }
 
+// Pulls [p, p + bytes) into this SM's L1 (one prefetch per 128-byte line over `nthreads` threads from `tid`): for
+// small weights (norm weights, router bias) that a kernel reads right after pdl_wait, so that read is an L1 hit.
+__device__ __forceinline__ void prefetch_l1(const void* p, long long bytes, int tid, int nthreads) {
+  const char* c = (const char*)p;
+  for (long long o = (long long)tid * 128; o < bytes; o += (long long)nthreads * 128) asm volatile("prefetch.global.L1 [%0];" :: "l"(c + o));
+}
+
 __device__ __forceinline__ float bf2f(bf16 h) { return __uint_as_float(((u32)h) << 16); }
 
 // float -> bf16, round to nearest even (NaN stays NaN)

@@ -57,7 +57,10 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     Dh = Dv[h];
     dtB = dtBias[h];
   };
-  if (early) loadWeights();
+  if (early) {
+    loadWeights();
+    prefetch_l1(normW + g * gs, (long long)gs * 4, tid, 256);  // the group's norm weight: the last block's read
+  }
   // The states are read before pdl_wait: the state pointers are step metadata (uploaded before the step), and the
   // states were last written by this layer's previous step, two or more launches back, which every PDL kernel's
   // wait-before-launch order has completed (see common.cuh). Through L2 (__ldcg): an SM's L1 may hold older lines.

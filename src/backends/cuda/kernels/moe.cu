@@ -53,6 +53,9 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   } else if (e < E && h0 < h1) {
     prefetch_l2(gate + (long long)e * H + h0, (long long)(h1 - h0) * sizeof(WT), lane, 32);
   }
+  // the norm weight (read by stage_norm_row after the wait) and the bias (the top-k's) into L1: weights
+  if (norm) prefetch_l1(norm->w, (long long)H * 4, threadIdx.x, blockDim.x);
+  if (TOPK && bias) prefetch_l1(bias, (long long)E * 4, threadIdx.x, blockDim.x);
   pdl_wait();
   pdl_launch();
   if (norm) {  // batch 1: x is RMSNorm(a + b), staged here (dynamic shared memory: H floats)
@@ -83,10 +86,13 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     if (sizeof(WT) == 2) dot_row_bf16<16>((const bf16*)w, x + h0, ldx, N, h1 - h0, vec, lane, acc);
     else dot_row_f32<16>((const float*)w, x + h0, ldx, N, h1 - h0, vec, lane, acc);
   }
+  const int nt = one ? 1 : 16;  // batch 1: one sum (the others are zero and unused)
 #pragma unroll
   for (int t = 0; t < 16; t++) {
-    const float v = warp_sum(acc[t]);
-    if (lane == 0) part[warp][t] = v;
+    if (t < nt) {
+      const float v = warp_sum(acc[t]);
+      if (lane == 0) part[warp][t] = v;
+    }
   }
   __syncthreads();
   if (threadIdx.x < 2 * 16) {

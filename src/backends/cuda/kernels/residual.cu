@@ -7,18 +7,28 @@
 #define RES_PER_THREAD 4
 
 // h = a + b (written: the next residual), out = w * h / sqrt(mean(h^2) + eps). Same summation per element as
-// add_f32; the sum of squares is reduced in a different order than add_rms_norm (float32 rounding only).
-// a, b, h, out: [rows, H] contiguous, H <= 4096; b and h may be null (a plain RMSNorm of a). grid: rows; block 1024.
-extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
+// add_f32; the sum of squares is reduced in a different order than add_rms_norm (float32 rounding only). The norm
+// weight is loaded before pdl_wait (a weight), so after the wait the only round trip is a and b.
+// a, b, h, out: [rows, H] contiguous, H <= PER * block; b and h may be null (a plain RMSNorm of a).
+// grid: rows; block 1024 (add_rms_norm_wide) or 512 (add_rms_norm_wide512: a block that fits on an SM sooner
+// while the kernel before drains; NEMOTRON_CUDA_NORM_THREADS=512, tuning).
+template <int PER>
+__device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
   __shared__ float sh[32];
   pdl_launch_early();
+  float wv[PER];
+#pragma unroll
+  for (int j = 0; j < PER; j++) {
+    const int c = threadIdx.x + j * blockDim.x;
+    wv[j] = c < H ? w[c] : 0.f;
+  }
   pdl_wait();
   pdl_launch();
   const long long r0 = (long long)blockIdx.x * H;
-  float v[RES_PER_THREAD];
+  float v[PER];
   float ss = 0.f;
 #pragma unroll
-  for (int j = 0; j < RES_PER_THREAD; j++) {
+  for (int j = 0; j < PER; j++) {
     const int c = threadIdx.x + j * blockDim.x;
     v[j] = c < H ? (b ? a[r0 + c] + b[r0 + c] : a[r0 + c]) : 0.f;
     ss += v[j] * v[j];
@@ -26,11 +36,17 @@ extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b,
   ss = block_sum(ss, sh);
   const float inv = 1.f / sqrtf(ss / H + eps);
 #pragma unroll
-  for (int j = 0; j < RES_PER_THREAD; j++) {
+  for (int j = 0; j < PER; j++) {
     const int c = threadIdx.x + j * blockDim.x;
     if (c < H) {
       if (h) h[r0 + c] = v[j];
-      out[r0 + c] = w[c] * (v[j] * inv);
+      out[r0 + c] = wv[j] * (v[j] * inv);
     }
   }
+}
+extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
+  add_rms_norm_wide_impl<RES_PER_THREAD>(a, b, h, w, out, H, eps);
+}
+extern "C" __global__ void PDL add_rms_norm_wide512(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
+  add_rms_norm_wide_impl<2 * RES_PER_THREAD>(a, b, h, w, out, H, eps);
 }
