@@ -60,6 +60,7 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
 
   it.each([
     ['hy', 4096, 2688], ['hy', 3080, 40], ['hysx', 4096, 2688], ['hysx', 3080, 40], ['sx', 4096, 2688], ['sx', 3080, 40],
+    ['hye', 4096, 2688], ['sxe', 4096, 2688],
   ])('one-row matmul: gemv_bf16_n1_%s (NEMOTRON_CUDA_GEMV_N1), K %i, M %i, gives the bits of gemv_bf16_n1', (v, k, m) => {
     const g = b();
     const x = act(g, 11, [1, k]);

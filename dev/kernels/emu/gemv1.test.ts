@@ -48,7 +48,7 @@ describe.skipIf(!!why)('gemv1.cu on the CPU emulator', () => {
     const table = BigUint64Array.from(up, (u) => BigInt(e.upload(u.raw)));
     const act = e.alloc((Is + K * I) * 4);
     e.setFlags(0);
-    e.launch('moe_up1_l12', 2, 128, [e.upload(x), e.upload(ids), e.upload(table), e.upload(shared.raw), act, K, H, I, Is, 1], H * 4);
+    e.launch('moe_up1_l12', 2, 128, [e.upload(x), e.upload(ids), e.upload(table), e.upload(shared.raw), act, K, H, I, Is, 1, E], H * 4);
     const relu2 = (v: number) => (v > 0 ? v * v : 0);
     const want = new Float64Array(Is + K * I);
     for (let r = 0; r < Is; r++) want[r] = relu2(dot(shared.values, r, x, H));

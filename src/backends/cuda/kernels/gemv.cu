@@ -49,11 +49,14 @@ extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float*
 // (gemv_bf16_n1_hy: REG 8, 64 registers) measured no faster (2.359 vs 2.340 ms per step), which leaves the x reads:
 // right after the wait all 2688 warps read the same 16 KB (43 MB of L1 misses if they all miss together).
 // The same products in the same order as gemv_bf16_n1 (dot_row_bf16_1), so the same bits.
+// EARLY (the _e kernels): pdl_launch_early(), so that the router after out_proj is placed and loads its weights
+// while this one-wave GEMV runs (the router reads only weights before its wait).
 // K % 8 == 0, K <= 4096; x, W 16-byte aligned. grid: ceil(M / 8); block 256;
 // shmem (SX ? K * 4 : 0) + (REG < 16 ? 8 * 4096 : 0) bytes.
-template <int REG, bool SX>
+template <int REG, bool SX, bool EARLY = false>
 __device__ __forceinline__ void gemv_n1_impl(const float* x, const bf16* W, float* y, int K, int M) {
-  extern __shared__ uint4 n1_mem[];  // [x: K / 4 float4 when SX | 8 slots of 256 chunks when REG < 16]
+  extern __shared__ uint4 n1_mem[];
+  if (EARLY) pdl_launch_early();  // [x: K / 4 float4 when SX | 8 slots of 256 chunks when REG < 16]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int m = blockIdx.x * (blockDim.x >> 5) + warp;
   const int K8 = K >> 3, K8a = min(K8, 32 * REG);
@@ -94,3 +97,5 @@ __device__ __forceinline__ void gemv_n1_impl(const float* x, const bf16* W, floa
 extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<8, false>(x, W, y, K, M); }
 extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hysx(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<8, true>(x, W, y, K, M); }
 extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_sx(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<16, true>(x, W, y, K, M); }
+extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hye(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<8, false, true>(x, W, y, K, M); }
+extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_sxe(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<16, true, true>(x, W, y, K, M); }

@@ -46,9 +46,10 @@ extern "C" __global__ void PDL __launch_bounds__(128, 7) gemv1_norm_bf16_l12(con
 
 // The MoE up projections of one token with relu^2, as one GEMV over "virtual rows": rows [0, Is) are the shared
 // expert's (read before pdl_wait: no routing needed), rows Is + k I + i are row i of routed expert ids[k].
-// act: [Is + K I] (the shared expert's activations first). grid: persistent; block 128; shmem H * 4.
+// act: [Is + K I] (the shared expert's activations first); E: upPtrs' length. grid: persistent; block 128; shmem H * 4.
 template <int MAXL>
-__device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
+__device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre, int E) {
+  prefetch_l1(upPtrs, (long long)E * 8, threadIdx.x, blockDim.x);  // the expert table (weights): read right after ids
   gemv1_run<MAXL>(
       x, H, Is + K * I, Is, pre,
       [&](int r) {
@@ -61,11 +62,13 @@ __device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, con
         act[r] = t * t;
       });
 }
-extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
-  moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre);
+extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
+                                                                 int E) {
+  moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);
 }
-extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre) {
-  moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre);
+extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
+                                                                 int E) {
+  moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);
 }
 
 // moe_up1 with the router's top-k in every warp (router_logits_norm_bf16 wrote only the logits): after the wait each

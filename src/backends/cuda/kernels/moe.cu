@@ -25,10 +25,11 @@ struct NormIn {
 };
 
 // Router of a few tokens (decode, N <= 16) and their top-k in one kernel. Block b computes the logits of experts
-// 2b and 2b + 1 for every token: 4 warps per expert row, each over a quarter of H (many loads in flight at batch
+// 2b and 2b + 1 for every token (block 256; block 128: expert b alone, a block that fits on an SM sooner):
+// 4 warps per expert row, each over a quarter of H (many loads in flight at batch
 // 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
 // ticket; it resets the counter) runs the top-k of every token. counter: one int, zero between launches.
-// grid: ceil(E / 2); block 256.
+// grid: ceil(E / 2) of 256 threads, or E of 128.
 template <typename WT, bool TOPK = true>
 __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
                                                  int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale,
@@ -37,8 +38,8 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   __shared__ float cs[8][256];
   __shared__ int last;
   pdl_launch_early();
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int e = blockIdx.x * 2 + (warp >> 2), q = warp & 3;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, epb = blockDim.x >> 7;  // experts per block: 1 or 2
+  const int e = blockIdx.x * epb + (warp >> 2), q = warp & 3;
   const int per = ((H + 3) / 4 + 7) & ~7;  // quarter of H, a multiple of 8 (16-byte loads)
   const int h0 = q * per, h1 = min(H, h0 + per);
   // batch 1 with a staged row (norm): the quarter row's weights go to registers before the wait (<= 4 loads per
@@ -95,8 +96,8 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     }
   }
   __syncthreads();
-  if (threadIdx.x < 2 * 16) {
-    const int j = threadIdx.x >> 4, t = threadIdx.x & 15, ee = blockIdx.x * 2 + j;
+  if (threadIdx.x < epb * 16) {
+    const int j = threadIdx.x >> 4, t = threadIdx.x & 15, ee = blockIdx.x * epb + j;
     if (ee < E && t < N) logits[(long long)t * E + ee] = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
   }
   if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
@@ -106,7 +107,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   __syncthreads();
   if (!last) return;
   __threadfence();
-  for (int n = warp; n < N; n += 8) {
+  for (int n = warp; n < N; n += blockDim.x >> 5) {
     float* row = cs[warp];
     for (int j = lane; j < E; j += 32) row[j] = __ldcg(logits + (long long)n * E + j);
     __syncwarp();

@@ -78,6 +78,8 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
 
   float routed = 0.f, shared = 0.f;
   int o = o0, t = 0, f = 0;
+  // the residual of the current output, loaded when the output starts (its round trip hides behind the rows)
+  float rv = resid && lane == 0 ? resid[o] : 0.f;
   while (o < H) {
     const float d = dot_staged<MAXL>(u, (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I)), I8, lane);
     // the next row's loads go out before this row is reduced
@@ -92,8 +94,9 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
     else routed += __shfl_sync(FULL_MASK, slotW, t - S) * v;
     if (tn == 0) {
       const float moe = routed + shared;
-      if (lane == 0) out[o] = resid ? resid[o] + moe : moe;
+      if (lane == 0) out[o] = resid ? rv + moe : moe;
       routed = shared = 0.f;
+      if (resid && lane == 0 && on < H) rv = resid[on];  // after the store: resid may be out
     }
     o = on, t = tn, f++;
   }

@@ -26,9 +26,9 @@ export function matmul(c: CudaCtx, x: CudaTensor, w: CudaTensor, opts: { precise
 }
 
 /** The one-row bf16 GEMV variant that NEMOTRON_CUDA_GEMV_N1 selects ('' : gemv_bf16_n1). */
-export function gemvN1Variant(): '' | 'hy' | 'hysx' | 'sx' {
+export function gemvN1Variant(): '' | 'hy' | 'hysx' | 'sx' | 'hye' | 'sxe' {
   const v = process.env.NEMOTRON_CUDA_GEMV_N1 ?? '';
-  if (v !== '' && v !== 'hy' && v !== 'hysx' && v !== 'sx') throw new Error(`NEMOTRON_CUDA_GEMV_N1: expected hy, hysx or sx, got "${v}"`);
+  if (v !== '' && v !== 'hy' && v !== 'hysx' && v !== 'sx' && v !== 'hye' && v !== 'sxe') throw new Error(`NEMOTRON_CUDA_GEMV_N1: expected hy, hysx, sx, hye or sxe, got "${v}"`);
   return v;
 }
 
@@ -41,7 +41,7 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   if (n1) {
     // tuning (gemv.cu, gemv_n1_impl): rows loaded before the wait; x staged per block (sx), half of each row through
     // shared memory (hy: one wave of blocks)
-    const shmem = (n1 === 'hy' ? 0 : K * 4) + (n1 === 'sx' ? 0 : 8 * 4096);
+    const shmem = (n1.startsWith('hy') && n1 !== 'hysx' ? 0 : K * 4) + (n1.startsWith('sx') ? 0 : 8 * 4096);
     c.kernels.launch(`gemv_bf16_n1_${n1}`, Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], shmem);
     return;
   }
