@@ -159,13 +159,10 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   __syncthreads();
   if (!sLast) return;
   __threadfence();
-  float tot = 0.f;
-  for (int k = 0; k < hpg; k++) tot += __ldcg(partial + (long long)s * heads + g * hpg + k);
-  const float inv = 1.f / sqrtf(tot / gs + eps);
   float* og = orow + g * gs;
   const float* wg = normW + g * gs;
-  for (int base = 0; base < gs; base += 4 * 256) {
-    float ov[4], wv[4];
+  float ov[4], wv[4];
+  auto loadGroup = [&](int base) {
 #pragma unroll
     for (int k = 0; k < 4; k++) {
       const int j = base + k * 256 + tid;
@@ -174,6 +171,13 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
         wv[k] = wg[j];
       }
     }
+  };
+  loadGroup(0);  // issued with the partials' loads: one round trip, not two
+  float tot = 0.f;
+  for (int k = 0; k < hpg; k++) tot += __ldcg(partial + (long long)s * heads + g * hpg + k);
+  const float inv = 1.f / sqrtf(tot / gs + eps);
+  for (int base = 0; base < gs; base += 4 * 256) {
+    if (base) loadGroup(base);
 #pragma unroll
     for (int k = 0; k < 4; k++) {
       const int j = base + k * 256 + tid;
