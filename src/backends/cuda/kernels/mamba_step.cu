@@ -102,10 +102,6 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     ax += wXl * vX;
     sX[tid] = silu(ax);
     sZ[tid] = silu(zv);
-    float* sx = cs + (long long)cX * Km;
-#pragma unroll
-    for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
-    sx[Km - 1] = vX;
   }
   const float2 da = dt_decay(dtRaw, dtB, A, dtMin, dtMax);
   __syncthreads();
@@ -125,7 +121,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
       ns.y = fmaf(da.y, st[r].y, dx * bv.y);
       ns.z = fmaf(da.y, st[r].z, dx * bv.z);
       ns.w = fmaf(da.y, st[r].w, dx * bv.w);
-      S[32 * p] = ns;
+      st[r] = ns;  // stored after the ticket (see below)
       v[r] = fmaf(ns.x, cv.x, ns.y * cv.y) + fmaf(ns.z, cv.z, ns.w * cv.w);
     }
   }
@@ -157,6 +153,19 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   int* ticket = tickets + s * groups + g;
   if (tid == 0) sLast = atomicAdd(ticket, 1) == hpg - 1;
   __syncthreads();
+  // this head's new SSM state and x conv state, stored only now: no one reads them before the next step, and before
+  // the ticket the __threadfence above would have waited for them too
+#pragma unroll
+  for (int r = 0; r < MS_ROWS; r++) {
+    const int p = 8 * r + warp;
+    if (p < P) S[32 * p] = st[r];
+  }
+  if (hasX) {
+    float* sx = cs + (long long)cX * Km;
+#pragma unroll
+    for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
+    sx[Km - 1] = vX;
+  }
   if (!sLast) return;
   __threadfence();
   float* og = orow + g * gs;
