@@ -24,17 +24,17 @@ extern "C" __global__ void route_fold_weights(const bf16* G, const float* nw, co
   F[(long long)e * K + k] = (float)acc;
 }
 
-// Blocks [0, ceil(H / 8)): yo[m] = Wo[m] . y (a warp per row, as gemv_bf16_n1: same products and order), hn[m] =
-// h[m] + yo[m], and partial[block] = the block's sum of hn^2 (its 8 rows in order). Blocks after: warp e writes
+// Blocks [ceil(E / 8), ...): yo[m] = Wo[m] . y (a warp per row, as gemv_bf16_n1: same products and order), hn[m] =
+// h[m] + yo[m], and partial[block - ceil(E / 8)] = the block's sum of hn^2 (its 8 rows in order). Blocks before: warp e writes
 // r[e] = F[e] . y + G[e] . (nw * h). Weights are pulled into L2 before pdl_wait. y [K], Wo [H, K] bf16, F [E, K]
 // f32, G [E, H] bf16; K % 8 == 0, K <= 4096, H % 8 == 0, 16-byte aligned. grid ceil(H / 8) + ceil(E / 8); block 256.
 extern "C" __global__ void PDL outproj_route(const float* y, const bf16* Wo, const float* h, float* yo, float* hn, float* partial, const float* F,
                                              const bf16* G, const float* nw, float* r, int K, int H, int E) {
   __shared__ float sq[8];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int nb0 = (H + 7) >> 3;
-  if ((int)blockIdx.x < nb0) {
-    const int m = blockIdx.x * 8 + warp;
+  const int nbR = (E + 7) >> 3;  // the router blocks come first: they run in the first wave, not after it
+  if ((int)blockIdx.x >= nbR) {
+    const int b = blockIdx.x - nbR, m = b * 8 + warp;
     const bf16* wr = Wo + (long long)m * K;
     if (m < H) prefetch_l2(wr, (long long)K * 2, lane, 32);
     pdl_wait();
@@ -54,11 +54,11 @@ extern "C" __global__ void PDL outproj_route(const float* y, const bf16* Wo, con
     if (threadIdx.x == 0) {
       float s = 0.f;
       for (int i = 0; i < 8; i++) s += sq[i];
-      partial[blockIdx.x] = s;
+      partial[b] = s;
     }
     return;
   }
-  const int e = (blockIdx.x - nb0) * 8 + warp;
+  const int e = blockIdx.x * 8 + warp;
   const float* fr = F + (long long)e * K;
   const bf16* gr = G + (long long)e * H;
   if (e < E) {

@@ -161,7 +161,7 @@ export function moeBlockFused(
     if (N === 1 && lanes && xc.ptr % 16 === 0) {
       // one token: every up row (shared first, then the routed experts') as one persistent GEMV
       const all = scratch((Is + K * I) * 4); // [Is | K * I]
-      c.kernels.launch(`moe_up1_l${lanes}`, gemv1Grid(c, Is + K * I, lanes), 128, [xc.ptr, routing.experts.ptr, upT, upS.ptr, all, K, H, I, Is, gemv1Pre()], H * 4);
+      c.kernels.launch(`moe_up1_l${lanes}`, gemv1Grid(c, Is + K * I, lanes), 128, [xc.ptr, routing.experts.ptr, upT, upS.ptr, all, K, H, I, Is, gemv1Pre(), up.length], H * 4);
       const S = Is / I;
       if (Number.isInteger(S) && I <= 3072) {
         // every down row of the token (shared expert in S chunks of I columns, then the routed experts') as one
