@@ -15,10 +15,9 @@ import { attention } from './ops/attention.js';
 import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { mambaMixerStep } from './ops/mamba-step.js';
-import { matmul, matmulInto, matmulsOneRow } from './ops/matmul.js';
+import { matmul, matmulsOneRow } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute, routerCounter } from './ops/moe.js';
 import { type DeferredNorm, gemv1Norm, launchNorm, normDeferrable, routeNorm } from './ops/fused-norm.js';
-import { type DeferredGemv, gemvFoldable, routeFoldLayer } from './ops/route-fold.js';
 import { type DeferredMoeDown, launchMoeDown, moeLayer1 } from './ops/moe-block1.js';
 import { SAMPLE_MAX_VOCAB, sampleInto } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
@@ -64,11 +63,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   private pendingNorm: DeferredNorm | null = null;
   /** The tail of a batch-1 MoE layer not launched yet: the residual add that follows the layer runs inside it. */
   private pendingMoe: DeferredMoeDown | null = null;
-  /**
-   * A one-row GEMV (out_proj, o_proj) not launched yet: when the residual add, the RMSNorm and a batch-1 MoE layer
-   * follow, the router runs inside it (ops/route-fold.ts); any other op, read or copy launches it first.
-   */
-  private pendingGemv: DeferredGemv | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -143,9 +137,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
-  /** Launches whatever is deferred (pendingGemv, pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
+  /** Launches whatever is deferred (pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
   flushPending(): void {
-    this.flushGemv();
     const p = this.pendingAdd;
     if (p) {
       this.pendingAdd = null;
@@ -160,24 +153,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     if (m) {
       this.pendingMoe = null;
       launchMoeDown(this, m, 0, m.out.ptr);
-    }
-  }
-
-  private flushGemv(): void {
-    const g = this.pendingGemv;
-    if (!g) return;
-    this.pendingGemv = null;
-    matmulInto(this, g.x, g.w, g.out.ptr, g.w.shape[0], this.precise);
-  }
-
-  /** Runs `fn` with the deferred GEMV held back if `keep` says it feeds what `fn` defers (then it stays deferred). */
-  private holdingGemv<R>(keep: (g: DeferredGemv) => boolean, fn: () => R): R {
-    const g = this.pendingGemv && keep(this.pendingGemv) ? this.pendingGemv : null;
-    if (g) this.pendingGemv = null;
-    try {
-      return fn();
-    } finally {
-      if (g) this.pendingGemv = g;
     }
   }
 
@@ -352,8 +327,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     if (wf.numel !== x.cols) throw new Error(`rmsNorm: weight of ${wf.numel} for rows of ${x.cols}`);
     const p = this.pendingAdd && this.pendingAdd.out === x ? this.pendingAdd : null;
     if (p) this.pendingAdd = null;
-    // anything else deferred runs first, in program order (the GEMV that makes p's operand stays deferred)
-    this.holdingGemv((g) => !!p && (p.a === g.out.ptr || p.b === g.out.ptr), () => this.flushPending());
+    this.flushPending(); // anything else deferred runs first, in program order
     const out = this.alloc(x.shape);
     this.pendingNorm = { a: p ? p.a : x.ptr, b: p ? p.b : 0, h: p ? x.ptr : 0, w: wf.ptr, eps, H: x.cols, out };
     return out;
@@ -363,7 +337,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   private withNorm<R>(x: CudaTensor, name: string, fused: (n: DeferredNorm) => R | null): R | null {
     const n = this.pendingNorm;
     if (!n || n.out !== x) return null;
-    this.flushGemv(); // the norm's operand
     this.pendingNorm = null; // taken: launches inside `fused` must not flush it
     const r = this.profiler ? this.profiler.time(name, () => fused(n)) : fused(n);
     if (r === null) this.pendingNorm = n;
@@ -372,7 +345,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
 
   /** RMSNorm of x = a + b with the deferred add in the same kernel (x is written too: it is the next residual). */
   private addRmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
-    this.flushGemv(); // the add's operand
     const p = this.pendingAdd!;
     this.pendingAdd = null;
     this.live(x, w);
@@ -406,18 +378,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     if (x.rows !== 1) return null;
     return this.t('matmuls (one launch)', () => matmulsOneRow(this, x, ws));
   }
-  private matmulPlain(x: CudaTensor, w: CudaTensor): CudaTensor {
-    if (gemvFoldable(x, w)) {
-      // deferred: a folded router may follow (see pendingGemv)
-      this.flushPending();
-      this.live(x, w);
-      const out = this.alloc([1, w.shape[0]]);
-      this.pendingGemv = { x, w, out };
-      return out;
-    }
-    return this.matmulNow(x, w);
-  }
-  private matmulNow(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
+  private matmulPlain(x: CudaTensor, w: CudaTensor): CudaTensor { return this.t(`matmul ${w.dtype} [${w.shape}]${x.rows > 16 ? ' gemm' : ''}`, () => matmul(this, x, w)); }
   add(a: CudaTensor, b: CudaTensor): CudaTensor {
     const m = this.pendingMoe;
     const other = m?.out === b ? a : m?.out === a ? b : null;
@@ -432,7 +393,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
       else run();
       return out;
     }
-    return this.holdingGemv((g) => g.out === a || g.out === b, () => this.t('add', () => this.addDeferred(a, b)));
+    return this.t('add', () => this.addDeferred(a, b));
   }
   addBias(x: CudaTensor, b: CudaTensor): CudaTensor { return this.t('addBias', () => addBias(this, x, b)); }
   gatherRows(x: CudaTensor, rows: Int32Array): CudaTensor {
@@ -477,19 +438,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     if (x.rows !== 1 || process.env.NEMOTRON_CUDA_MOE_LAYER === '0') return null;
     const n = this.pendingNorm && this.pendingNorm.out === x ? this.pendingNorm : null;
     if (n) this.pendingNorm = null;
-    const g = n && this.pendingGemv && n.b === this.pendingGemv.out.ptr ? this.pendingGemv : null;
-    this.holdingGemv((p) => p === g, () => this.flushPending());
-    if (g && n) {
-      // the router folded into the GEMV that makes the norm's operand
-      const fold = () => routeFoldLayer(this, g, n, gate, bias, dims, up, down, sharedUp, sharedDown);
-      const f = this.profiler ? this.profiler.time('moeLayer head (router folded into the GEMV)', fold) : fold();
-      if (f) {
-        this.pendingGemv = null;
-        this.pendingMoe = f;
-        return f.out;
-      }
-      this.flushGemv();
-    }
+    this.flushPending();
     const run = () => moeLayer1(this, x, n, gate, bias, dims, up, down, sharedUp, sharedDown);
     const r = this.profiler ? this.profiler.time('moeLayer head (fused)', run) : run();
     if (!r) {
