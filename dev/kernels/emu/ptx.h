@@ -17,7 +17,6 @@ inline void griddepcontrol_wait() {}
 inline void griddepcontrol_launch_dependents() {}
 inline void prefetch_global_L2(const void*) {}
 inline void prefetch_global_L1(const void*) {}
-inline void fence_acq_rel_gpu() {}  // fibers share memory in program order: no reordering to fence
 
 // ---- conversions and special functions
 inline void cvta_to_shared_u64(u64& d, const void* p) {

@@ -94,17 +94,6 @@ __device__ __forceinline__ void pdl_launch() {
 // Only where the next kernel reads nothing but weights and step metadata before its own pdl_wait: that kernel may
 // start while the one before this one is still running.
 __device__ __forceinline__ void pdl_launch_early() { pdl_launch(); }
-// The fence of a last-block ticket: writers store, ticket_fence(), then atomicAdd the ticket; the block that draws
-// the last ticket calls ticket_fence(), then reads. Release / acquire message passing needs no more than
-// fence.acq_rel.gpu; __threadfence() is the sequentially consistent fence.sc.gpu (NEMOTRON_FENCE_SC, through
-// NEMOTRON_CUDA_DEFINES, brings it back for a comparison).
-__device__ __forceinline__ void ticket_fence() {
-#if defined(NEMOTRON_FENCE_SC) || !defined(__CUDA_ARCH__)
-  __threadfence();
-#else
-  asm volatile("fence.acq_rel.gpu;" ::: "memory");
-#endif
-}
 // A load that later loads of this thread cannot pass (acquire, GPU scope): the reader side of a device counter
 // whose writers store, __threadfence(), then atomicAdd.
 __device__ __forceinline__ u32 ld_acquire_u32(const u32* p) {

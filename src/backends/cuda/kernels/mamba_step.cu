@@ -148,13 +148,13 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     q = warp_sum(q);
     if (lane == 0) partial[(long long)s * heads + h] = q;
   }
-  ticket_fence();
+  __threadfence();
   __syncthreads();
   int* ticket = tickets + s * groups + g;
   if (tid == 0) sLast = atomicAdd(ticket, 1) == hpg - 1;
   __syncthreads();
   // this head's new SSM state and x conv state, stored only now: no one reads them before the next step, and before
-  // the ticket the fence above would have waited for them too
+  // the ticket the __threadfence above would have waited for them too
 #pragma unroll
   for (int r = 0; r < MS_ROWS; r++) {
     const int p = 8 * r + warp;
@@ -167,7 +167,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     sx[Km - 1] = vX;
   }
   if (!sLast) return;
-  ticket_fence();
+  __threadfence();
   float* og = orow + g * gs;
   const float* wg = normW + g * gs;
   float ov[4], wv[4];

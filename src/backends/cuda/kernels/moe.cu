@@ -101,12 +101,12 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     if (ee < E && t < N) logits[(long long)t * E + ee] = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
   }
   if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
-  ticket_fence();
+  __threadfence();
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(counter, 1) == (int)gridDim.x - 1;
   __syncthreads();
   if (!last) return;
-  ticket_fence();
+  __threadfence();
   for (int n = warp; n < N; n += blockDim.x >> 5) {
     float* row = cs[warp];
     for (int j = lane; j < E; j += 32) row[j] = __ldcg(logits + (long long)n * E + j);
