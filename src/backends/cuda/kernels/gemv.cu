@@ -48,6 +48,9 @@ extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float*
 // mamba_step ended in a traced H200 step, for 22 MB; one wave with every row loaded before the wait
 // (gemv_bf16_n1_hy: REG 8, 64 registers) measured no faster (2.359 vs 2.340 ms per step), which leaves the x reads:
 // right after the wait all 2688 warps read the same 16 KB (43 MB of L1 misses if they all miss together).
+// Measured (tuning only, NEMOTRON_CUDA_GEMV_N1): sx 2.391, hysx 2.393 against 2.348 ms per batch-1 step on an
+// H200. The trace shows out_proj itself ending sooner (4.6 against 9.9 us after its wait), but the router after it
+// later: with one wave there is no room on the SMs for the router's blocks until out_proj ends.
 // The same products in the same order as gemv_bf16_n1 (dot_row_bf16_1), so the same bits.
 // EARLY (the _e kernels): pdl_launch_early(), so that the router after out_proj is placed and loads its weights
 // while this one-wave GEMV runs (the router reads only weights before its wait).
