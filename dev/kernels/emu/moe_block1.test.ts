@@ -60,17 +60,15 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.cooperative | EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.cooperative, mode: 'split' },
     { H: 136, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks, mode: 'split, 128-thread router' },
-    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseThreads, mode: 'split, 64-register router' },
   ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
-    const saved = [process.env.NEMOTRON_CUDA_MOE_LAYER, process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP, process.env.NEMOTRON_CUDA_ROUTER_BLOCK, process.env.NEMOTRON_CUDA_ROUTER_REGS];
+    const saved = [process.env.NEMOTRON_CUDA_MOE_LAYER, process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP, process.env.NEMOTRON_CUDA_ROUTER_BLOCK];
     process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
     process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP = mode === 'split, top-k in moe_up1' ? '1' : '0';
     process.env.NEMOTRON_CUDA_ROUTER_BLOCK = mode === 'split, 128-thread router' ? '128' : '256';
-    process.env.NEMOTRON_CUDA_ROUTER_REGS = mode === 'split, 64-register router' ? '64' : '';
     try {
       layerCase(H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode);
     } finally {
-      ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_MOE_TOPK_IN_UP', 'NEMOTRON_CUDA_ROUTER_BLOCK', 'NEMOTRON_CUDA_ROUTER_REGS'].forEach((k, i) => {
+      ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_MOE_TOPK_IN_UP', 'NEMOTRON_CUDA_ROUTER_BLOCK'].forEach((k, i) => {
         if (saved[i] === undefined) delete process.env[k];
         else process.env[k] = saved[i];
       });
@@ -122,7 +120,6 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
       fused: ['moe_router_up1_l12_b6'],
       split: ['router_topk_norm_bf16', 'moe_up1_l12'],
       'split, 128-thread router': ['router_topk_norm_bf16', 'moe_up1_l12'],
-      'split, 64-register router': ['router_topk_norm_bf16_r64', 'moe_up1_l12'],
       'split, top-k in moe_up1': ['router_logits_norm_bf16', 'moe_up1_topk_l12'],
     };
     expect(launched).toEqual([...heads[mode], expect.stringMatching(/^moe_down1_res/)]);

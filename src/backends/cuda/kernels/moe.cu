@@ -128,15 +128,6 @@ extern "C" __global__ void PDL router_topk_norm_bf16(const float* a, const float
   const NormIn norm = {a, b, h, nw, eps, u};
   router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
 }
-// router_topk_norm_bf16 held to 64 registers (tuning, NEMOTRON_CUDA_ROUTER_REGS=64): a 256-thread block then fits on
-// an SM beside three 64-register blocks of 256 (gemv_bf16_n1_hy / _hye before it), so it is placed, and loads its
-// weights, while that one-wave GEMV runs.
-extern "C" __global__ void PDL __launch_bounds__(256, 4) router_topk_norm_bf16_r64(const float* a, const float* b, float* h, const float* nw, float eps, float* u,
-                                                                                const bf16* gate, const float* bias, float* logits, int* ids, float* wts, int* counter,
-                                                                                int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
-  const NormIn norm = {a, b, h, nw, eps, u};
-  router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
-}
 // The logits of router_topk_norm_bf16 alone (no ticket, no top-k): moe_up1_topk runs the top-k in every warp,
 // beside its first (shared expert) rows, so the router's serial tail leaves the critical path.
 // grid: ceil(E / 2); block 256; shmem H * 4.

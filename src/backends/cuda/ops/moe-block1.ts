@@ -118,9 +118,7 @@ export function moeLayer1(
   // NEMOTRON_CUDA_ROUTER_BLOCK=128 (tuning): one expert per 128-thread block, a block that fits beside the GEMV
   // before it sooner
   const rb = routerBlock();
-  // NEMOTRON_CUDA_ROUTER_REGS=64 (tuning): the router held to 64 registers (router_topk_norm_bf16_r64)
-  const r64 = process.env.NEMOTRON_CUDA_ROUTER_REGS === '64';
-  if (norm) c.kernels.launch(r64 ? 'router_topk_norm_bf16_r64' : 'router_topk_norm_bf16', Math.ceil(E / (rb / 128)), rb, [...normArgs, ...route, H, E, K, ...sel], H * 4);
+  if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / (rb / 128)), rb, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
   c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
