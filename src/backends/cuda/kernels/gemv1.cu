@@ -49,24 +49,14 @@ extern "C" __global__ void PDL __launch_bounds__(128, 7) gemv1_norm_bf16_l12(con
 // act: [Is + K I] (the shared expert's activations first); E: upPtrs' length. grid: persistent; block 128; shmem H * 4.
 template <int MAXL>
 __device__ __forceinline__ void moe_up1_impl(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre, int E) {
-  extern __shared__ float4 xs4[];
   prefetch_l1(upPtrs, (long long)E * 8, threadIdx.x, blockDim.x);  // the expert table (weights): read right after ids
-  gemv1_core<MAXL>(
-      H, Is + K * I, Is, pre,
+  gemv1_run<MAXL>(
+      x, H, Is + K * I, Is, pre,
       [&](int r) {
         if (r < Is) return upS + (long long)r * H;
         const int v = r - Is;
         return (const bf16*)upPtrs[ids[v / I]] + (long long)(v % I) * H;
       },
-      [&]() {
-        // ids pulled into L1 with the staged row (one round trip): the first routed row's address is an L1 hit then
-        // (ids copied to shared memory took 72 registers in ptxas: 7 blocks per SM, not 8)
-#ifndef NEMOTRON_NO_IDS_PF
-        prefetch_l1(ids, (long long)K * 4, threadIdx.x, blockDim.x);
-#endif
-        stage_row_async((float*)xs4, x, H);
-      },
-      [&](int) { return (const float4*)xs4; },
       [&](int r, float v) {
         const float t = v > 0.f ? v : 0.f;
         act[r] = t * t;
