@@ -41,64 +41,48 @@ extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float*
 extern "C" __global__ void PDL gemv_f32_n4(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 4>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M); }
 
-// y[m] = W[m] . x for one activation row, rows of K <= 4096 bf16 (out_proj, o_proj), one warp per row, the row's
-// first 32 REG chunks of 8 in registers, the rest through a 4 KB cp.async slot per warp, all loaded before pdl_wait
-// (weights); SX: x staged once per block in shared memory after the wait, instead of every warp reading it through
-// L1. Why: gemv_bf16_n1 (127 registers: 2 blocks of 256 per SM, two waves) took 9.9 us per out_proj after
-// mamba_step ended in a traced H200 step, for 22 MB; one wave with every row loaded before the wait
-// (gemv_bf16_n1_hy: REG 8, 64 registers) measured no faster (2.359 vs 2.340 ms per step), which leaves the x reads:
-// right after the wait all 2688 warps read the same 16 KB (43 MB of L1 misses if they all miss together).
-// Measured (tuning only, NEMOTRON_CUDA_GEMV_N1): sx 2.391, hysx 2.393 against 2.348 ms per batch-1 step on an
-// H200. The trace shows out_proj itself ending sooner (4.6 against 9.9 us after its wait), but the router after it
-// later: with one wave there is no room on the SMs for the router's blocks until out_proj ends.
-// The same products in the same order as gemv_bf16_n1 (dot_row_bf16_1), so the same bits.
-// EARLY (the _e kernels): pdl_launch_early(), so that the router after out_proj is placed and loads its weights
-// while this one-wave GEMV runs (the router reads only weights before its wait).
-// K % 8 == 0, K <= 4096; x, W 16-byte aligned. grid: ceil(M / 8); block 256;
-// shmem (SX ? K * 4 : 0) + (REG < 16 ? 8 * 4096 : 0) bytes.
-template <int REG, bool SX, bool EARLY = false>
-__device__ __forceinline__ void gemv_n1_impl(const float* x, const bf16* W, float* y, int K, int M) {
-  extern __shared__ uint4 n1_mem[];
-  if (EARLY) pdl_launch_early();  // [x: K / 4 float4 when SX | 8 slots of 256 chunks when REG < 16]
+// y[m] = W[m] . x for one activation row, rows of K <= 4096 bf16 (out_proj, o_proj), one warp per row: the first
+// 2048 columns in registers, the rest through a 4 KB cp.async slot per warp, both loaded before pdl_wait (weights).
+// gemv_bf16_n1 takes 127 registers (all 16 loads of a 4096-row in registers), so 2 blocks of 256 fit per SM: the
+// 336 blocks of out_proj run in two waves (10.7 us per call in a traced H200 step, 22 MB); holding it to one wave
+// spilled. Here about 64 registers and 32 KB of shared memory per block: one wave, every row in flight before the
+// wait. The same products in the same order as gemv_bf16_n1 (dot_row_bf16_1), so the same bits.
+// Measured slower on an H200 (NEMOTRON_CUDA_GEMV_N1_HY=1, tuning only): 2.359 against 2.340 ms per batch-1 step
+// (session 4 defaults), 2.302 against 2.278 (session 5). The trace shows out_proj ending sooner (4.4 against 9.9 us
+// after its wait), but the router after it later: with one wave of these blocks the router's blocks find no room
+// on the SMs until out_proj ends. Staging x per block, launching the router early, or a 64-register router did
+// not help either (BENCHMARKS.md, session 5). K % 8 == 0; x, W 16-byte aligned. grid: ceil(M / 8); block 256;
+// shmem 8 * 4096 bytes.
+extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const float* x, const bf16* W, float* y, int K, int M) {
+  extern __shared__ uint4 n1_slots[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int m = blockIdx.x * (blockDim.x >> 5) + warp;
-  const int K8 = K >> 3, K8a = min(K8, 32 * REG);
-  uint4* slot = n1_mem + (SX ? K >> 2 : 0) + warp * 256;
-  uint4 u[REG];
+  const int K8 = K >> 3, K8a = min(K8, 256);
+  uint4* slot = n1_slots + warp * 256;
+  uint4 u[8];
   const bf16* w = W + (long long)m * K;
   if (m < M) {
-    load_row<REG>(u, w, K8a, lane);
-    if (REG < 16 && K8 > K8a) slot_issue<8>(slot, w + 8 * K8a, K8 - K8a, lane);
+    load_row<8>(u, w, K8a, lane);
+    if (K8 > 256) slot_issue<8>(slot, w + 2048, K8 - 256, lane);
   }
   pdl_wait();
   pdl_launch();
-  const float4* x4 = (const float4*)x;
-  if (SX) {
-    float4* xs = (float4*)n1_mem;
-    for (int i = threadIdx.x; i < (K >> 2); i += blockDim.x) xs[i] = x4[i];
-    __syncthreads();
-    x4 = xs;
-  }
   if (m >= M) return;
-  float acc = 0.f;  // chunks in dot_row_bf16_1's order: the register part, then the slot's
+  const float4* x4 = (const float4*)x;
+  float acc = 0.f;  // chunks in dot_row_bf16_1's order: the register half, then the slot's
 #pragma unroll
-  for (int j = 0; j < REG; j++) {
+  for (int j = 0; j < 8; j++) {
     const int c = lane + 32 * j;
     if (c < K8a) acc = fma_chunk(acc, u[j], x4, c);
   }
-  if (REG < 16 && K8 > K8a) {
+  if (K8 > 256) {
     slot_wait();
 #pragma unroll
     for (int j = 0; j < 8; j++) {
       const int c = lane + 32 * j;
-      if (K8a + c < K8) acc = fma_chunk(acc, slot[c], x4, K8a + c);
+      if (256 + c < K8) acc = fma_chunk(acc, slot[c], x4, 256 + c);
     }
   }
   acc = warp_sum(acc);
   if (lane == 0) y[m] = acc;
 }
-extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<8, false>(x, W, y, K, M); }
-extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hysx(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<8, true>(x, W, y, K, M); }
-extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_sx(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<16, true>(x, W, y, K, M); }
-extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hye(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<8, false, true>(x, W, y, K, M); }
-extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_sxe(const float* x, const bf16* W, float* y, int K, int M) { gemv_n1_impl<16, true, true>(x, W, y, K, M); }

@@ -27,11 +27,9 @@ export function normDeferrable(x: CudaTensor): boolean {
 
 const args = (n: DeferredNorm) => [n.a, n.b || null, n.h || null, n.w, n.eps, n.out.ptr];
 
-/** Launches the norm on its own (a consumer that cannot stage it); NEMOTRON_CUDA_NORM_THREADS=512: the 512-thread block. */
+/** Launches the norm on its own (a consumer that cannot stage it). */
 export function launchNorm(c: CudaCtx, n: DeferredNorm): void {
-  const t = process.env.NEMOTRON_CUDA_NORM_THREADS ?? '1024';
-  if (t !== '512' && t !== '1024') throw new Error(`NEMOTRON_CUDA_NORM_THREADS: expected 512 or 1024, got "${t}"`);
-  c.kernels.launch(t === '512' ? 'add_rms_norm_wide512' : 'add_rms_norm_wide', 1, Number(t), [n.a, n.b || null, n.h || null, n.w, n.out.ptr, n.H, n.eps]);
+  c.kernels.launch('add_rms_norm_wide', 1, 1024, [n.a, n.b || null, n.h || null, n.w, n.out.ptr, n.H, n.eps]);
 }
 
 /** y = RMSNorm(.) . W^T through gemv1_norm_bf16_l12; null when the shape does not fit that kernel. */

@@ -25,24 +25,14 @@ export function matmul(c: CudaCtx, x: CudaTensor, w: CudaTensor, opts: { precise
   return out;
 }
 
-/** The one-row bf16 GEMV variant that NEMOTRON_CUDA_GEMV_N1 selects ('' : gemv_bf16_n1). */
-export function gemvN1Variant(): '' | 'hy' | 'hysx' | 'sx' | 'hye' | 'sxe' {
-  const v = process.env.NEMOTRON_CUDA_GEMV_N1 ?? '';
-  if (v !== '' && v !== 'hy' && v !== 'hysx' && v !== 'sx' && v !== 'hye' && v !== 'sxe') throw new Error(`NEMOTRON_CUDA_GEMV_N1: expected hy, hysx, sx, hye or sxe, got "${v}"`);
-  return v;
-}
-
 /** Writes x . W^T into y (row stride M). */
 export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, ldy: number, precise: boolean): void {
   const [M, K] = w.shape;
   const N = x.rows;
   if (N === 1 && gemv1(c, x.ptr, w, y)) return;
-  const n1 = N === 1 && w.dtype === 'bf16' && K % 8 === 0 && K <= 4096 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous ? gemvN1Variant() : '';
-  if (n1) {
-    // tuning (gemv.cu, gemv_n1_impl): rows loaded before the wait; x staged per block (sx), half of each row through
-    // shared memory (hy: one wave of blocks)
-    const shmem = (n1.startsWith('hy') && n1 !== 'hysx' ? 0 : K * 4) + (n1.startsWith('sx') ? 0 : 8 * 4096);
-    c.kernels.launch(`gemv_bf16_n1_${n1}`, Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], shmem);
+  if (N === 1 && w.dtype === 'bf16' && K % 8 === 0 && K <= 4096 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous && process.env.NEMOTRON_CUDA_GEMV_N1_HY === '1') {
+    // tuning, slower on an H200 (gemv.cu): half of each row through shared memory, one wave of blocks
+    c.kernels.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], 8 * 4096);
     return;
   }
   if (N <= GEMV_MAX_ROWS) {

@@ -50,13 +50,6 @@ export function routerUpGrid(c: CudaCtx, rows: number, E: number, perSm: 6 | 7):
   return E % 4 || E > 128 || grid > cap ? 0 : grid;
 }
 
-/** The batch-1 router's block (NEMOTRON_CUDA_ROUTER_BLOCK): 256 threads for two experts, or 128 for one. */
-export function routerBlock(): 128 | 256 {
-  const v = process.env.NEMOTRON_CUDA_ROUTER_BLOCK ?? '256';
-  if (v !== '128' && v !== '256') throw new Error(`NEMOTRON_CUDA_ROUTER_BLOCK: expected 128 or 256, got "${v}"`);
-  return v === '128' ? 128 : 256;
-}
-
 /** Whether the three kernels take this layer: bf16 weights of the shapes they read, one token. */
 function applies(x: CudaTensor, gate: CudaTensor, dims: RouteDims, up: readonly CudaTensor[], down: readonly CudaTensor[], upS: CudaTensor, downS: CudaTensor): boolean {
   const H = x.cols;
@@ -115,10 +108,7 @@ export function moeLayer1(
   // the router on its own (64 blocks; about 9.7 us per layer on the critical path in a traced step), then every up
   // row in moe_up1, whose first (shared) rows load while the router runs
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
-  // NEMOTRON_CUDA_ROUTER_BLOCK=128 (tuning): one expert per 128-thread block, a block that fits beside the GEMV
-  // before it sooner
-  const rb = routerBlock();
-  if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / (rb / 128)), rb, [...normArgs, ...route, H, E, K, ...sel], H * 4);
+  if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
   c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
