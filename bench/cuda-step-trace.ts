@@ -83,6 +83,27 @@ for (const [name, r] of [...rows].sort((x, y) => y[1].critical - x[1].critical))
   lines.push(`| ${name} | ${r.launches / later.length} | ${us(r.own / later.length)} | ${us(r.critical / later.length)} | ${w(r.resolve)} | ${w(r.post)} |`);
 }
 lines.push(`| (sum) | ${step.length} | | ${us(total / later.length)} |`);
+// TRACE_MARK points inside the kernels (common.cuh): each mark's median and last warp against the median wait return
+const marks = new Map<string, { n: number[]; med: number[]; last: number[] }>();
+for (const p of later) {
+  for (const sp of p) {
+    if (Number.isNaN(sp.waitMedian)) continue;
+    const m = marks.get(sp.name) ?? { n: [0, 0, 0], med: [0, 0, 0], last: [0, 0, 0] };
+    sp.markMedian.forEach((v, k) => {
+      if (Number.isNaN(v)) return;
+      m.n[k]++;
+      m.med[k] += v - sp.waitMedian;
+      m.last[k] += sp.markLast[k] - sp.waitMedian;
+    });
+    marks.set(sp.name, m);
+  }
+}
+lines.push('', '| kernel | mark 0 median / last, us after the wait return | mark 1 | mark 2 |', '|---|---|---|---|');
+for (const [name, m] of marks) {
+  if (!m.n.some((x) => x)) continue;
+  const cell = (k: number) => (m.n[k] ? `${us(m.med[k] / m.n[k])} / ${us(m.last[k] / m.n[k])}` : '');
+  lines.push(`| ${name} | ${cell(0)} | ${cell(1)} | ${cell(2)} |`);
+}
 console.log(lines.join('\n'));
 if (csv) {
   const last = perStep.at(-1)!;

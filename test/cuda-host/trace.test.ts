@@ -63,7 +63,7 @@ function fakeDevice(sms: number) {
     },
   };
   /** Appends a warp record to SM s as the kernel-side TraceWarp would. */
-  const append = (trace: KernelTrace, s: number, t0: number, t1: number, blocks: number, threads: number, tw = 0) => {
+  const append = (trace: KernelTrace, s: number, t0: number, t1: number, blocks: number, threads: number, tw = 0, mark1 = 0) => {
     const [buf, off] = find(trace.buf);
     const view = new DataView(buf.buffer);
     const i = view.getUint32(off + 4 * s, true);
@@ -74,6 +74,7 @@ function fakeDevice(sms: number) {
     view.setBigUint64(rec + 16, (BigInt(blocks) << 32n) | BigInt(threads), true);
     view.setBigUint64(rec + 24, BigInt(s) << 32n, true);
     view.setBigUint64(rec + 32, BigInt(tw), true);
+    view.setBigUint64(rec + 48, BigInt(mark1), true);
   };
   return { dev: dev as unknown as CudaDevice, append };
 }
@@ -87,7 +88,8 @@ describe('KernelTrace.spans', () => {
     for (const [s, t0, t1] of [[0, 1000, 5000], [2, 1010, 5200], [1, 1005, 4900], [0, 1020, 5100]]) append(t, s, t0, t1, 2, 64);
     append(t, 1, 4000, 9000, 1, 32);
     // c's warps return from pdl_wait at 6050, 5900, 5950 (a's did not wait)
-    for (const [s, t0, t1, tw] of [[2, 5300, 6000, 5950], [0, 5310, 6100, 6050], [1, 5305, 7000, 5900]]) append(t, s, t0, t1, 3, 32, tw);
+    // and two of them pass TRACE_MARK(1) at 6080 and 6500
+    for (const [s, t0, t1, tw, m1] of [[2, 5300, 6000, 5950, 6080], [0, 5310, 6100, 6050, 0], [1, 5305, 7000, 5900, 6500]]) append(t, s, t0, t1, 3, 32, tw, m1);
     t.log = [];
     t.record('a', 2, 64);
     t.record('b', 1, 32);
@@ -102,6 +104,9 @@ describe('KernelTrace.spans', () => {
     expect([spans[2].waitMedian, spans[2].waitLast, spans[2].endMedian]).toEqual([4950, 5050, 5100]);
     expect([spans[0].waitMedian, spans[0].waitLast]).toEqual([NaN, NaN]);
     expect(spans[0].endMedian).toBe(4100); // the upper median of 3900, 4000, 4100, 4200
+    // marks: the upper median and the last of the warps that passed it; none passed marks 0 and 2
+    expect([spans[2].markMedian[1], spans[2].markLast[1]]).toEqual([5500, 5500]);
+    expect([spans[2].markMedian[0], spans[2].markLast[2], spans[0].markMedian[1]]).toEqual([NaN, NaN, NaN]);
     // a launch log that does not match the records is an error, not a silent misattribution
     expect(() => t.spans([{ name: 'a', blocks: 2, threads: 64, warps: 4 }])).toThrow(/8 warp records, the launch log expects 4/);
   });
@@ -109,7 +114,7 @@ describe('KernelTrace.spans', () => {
 
 describe('attribute', () => {
   it('charges each launch with how far it moved the step end: the sum is the step length', () => {
-    const span = (name: string, start: number, end: number): LaunchSpan => ({ name, start, end, blocks: 1, threads: 32, warps: 1, mismatched: 0, waitMedian: NaN, waitLast: NaN, endMedian: end });
+    const span = (name: string, start: number, end: number): LaunchSpan => ({ name, start, end, blocks: 1, threads: 32, warps: 1, mismatched: 0, waitMedian: NaN, waitLast: NaN, endMedian: end, markMedian: [], markLast: [] });
     const spans = [span('gemv', 0, 100), span('norm', 90, 120), span('gemv', 110, 300), span('tiny', 150, 200), span('router', 290, 330)];
     const a = attribute(spans);
     expect(a.reduce((s, x) => s + x.critical, 0)).toBe(330);

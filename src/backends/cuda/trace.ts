@@ -36,6 +36,9 @@ export interface LaunchSpan extends TracedLaunch {
   waitLast: number;
   /** Median warp end. */
   endMedian: number;
+  /** Per TRACE_MARK k (0-2): median and last of the warps' marks (NaN: no warp passed it). */
+  markMedian: number[];
+  markLast: number[];
 }
 
 export class KernelTrace {
@@ -71,13 +74,13 @@ export class KernelTrace {
   spans(launches: readonly TracedLaunch[]): LaunchSpan[] {
     const counts = new Uint32Array(this.sms);
     this.dev.download(counts, this.buf);
-    const recs: { t0: bigint; t1: bigint; shape: bigint; tw: bigint }[] = [];
+    const recs: { t0: bigint; t1: bigint; shape: bigint; tw: bigint; marks: bigint[] }[] = [];
     for (let s = 0; s < this.sms; s++) {
       const n = Math.min(counts[s], CAP);
       if (!n) continue;
       const raw = new BigUint64Array(n * 8);
       this.dev.download(raw, this.buf + HEAD + s * CAP * 64);
-      for (let i = 0; i < n; i++) recs.push({ t0: raw[8 * i], t1: raw[8 * i + 1], shape: raw[8 * i + 2], tw: raw[8 * i + 4] });
+      for (let i = 0; i < n; i++) recs.push({ t0: raw[8 * i], t1: raw[8 * i + 1], shape: raw[8 * i + 2], tw: raw[8 * i + 4], marks: [raw[8 * i + 5], raw[8 * i + 6], raw[8 * i + 7]] });
       if (counts[s] > CAP) throw new Error(`trace: SM ${s} appended ${counts[s]} records, room for ${CAP}`);
     }
     recs.sort((a, b) => (a.t0 < b.t0 ? -1 : a.t0 > b.t0 ? 1 : 0));
@@ -93,15 +96,17 @@ export class KernelTrace {
       let mismatched = 0;
       const waits: number[] = [];
       const ends: number[] = [];
+      const marks: number[][] = [[], [], []];
       for (let k = 0; k < l.warps; k++, i++) {
         const r = recs[i];
         start = Math.min(start, Number(r.t0 - origin));
         end = Math.max(end, Number(r.t1 - origin));
         ends.push(Number(r.t1 - origin));
         if (r.tw) waits.push(Number(r.tw - origin));
+        r.marks.forEach((m, j) => m && marks[j].push(Number(m - origin)));
         if (r.shape !== shape) mismatched++;
       }
-      out.push({ ...l, start, end, mismatched, ...waitStats(waits), endMedian: median(ends) });
+      out.push({ ...l, start, end, mismatched, ...waitStats(waits), endMedian: median(ends), markMedian: marks.map((m) => median(m)), markLast: marks.map((m) => (m.length ? Math.max(...m) : NaN)) });
     }
     return out;
   }

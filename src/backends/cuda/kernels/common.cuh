@@ -11,7 +11,7 @@ typedef unsigned long long u64;
 
 // Step tracing (NEMOTRON_CUDA_TRACE=1; trace.ts inserts NEMOTRON_TRACE_WARP() at the top of every kernel and
 // defines the buffer address): lane 0 of every warp appends {start, end, grid blocks << 32 | block threads,
-// smid << 32 | block, first pdl_wait return or 0, 0, 0, 0} (8 u64, %globaltimer ns) to its SM's list; the u32
+// smid << 32 | block, first pdl_wait return or 0, marks 0-2 or 0} (8 u64, %globaltimer ns) to its SM's list; the u32
 // counter of SM s is at NEMOTRON_TRACE_BUF + 4 s, the record pointer of warp slot w (%warpid) of SM s at
 // NEMOTRON_TRACE_BUF + 4096 + 8 (64 s + w) (for pdl_wait's mark: no shared memory, which some kernels use up), its
 // list at NEMOTRON_TRACE_BUF + 131072 + s * NEMOTRON_TRACE_CAP * 64. Per-SM lists keep the appends off one
@@ -42,7 +42,7 @@ struct TraceWarp {
     rec[0] = now;
     rec[2] = blocks << 32 | (blockDim.x * blockDim.y * blockDim.z);
     rec[3] = (unsigned long long)sm << 32 | block;
-    rec[4] = 0;
+    rec[4] = rec[5] = rec[6] = rec[7] = 0;
   }
   __device__ __forceinline__ ~TraceWarp() {
     if (!rec) return;
@@ -61,8 +61,20 @@ __device__ __forceinline__ void nemotron_trace_wait() {
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
   r[4] = now;
 }
+// TRACE_MARK(k), k < 3: lane 0's first pass through a point of a kernel's chain (bench/cuda-step-trace.ts prints
+// each mark against the wait return); compiled to nothing without the trace
+__device__ __forceinline__ void nemotron_trace_mark(int k) {
+  if (threadIdx.x & 31) return;
+  unsigned long long* r = *nemotron_trace_slot();
+  if (!r || r[5 + k]) return;
+  unsigned long long now;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  r[5 + k] = now;
+}
+#define TRACE_MARK(k) nemotron_trace_mark(k)
 #else
 #define NEMOTRON_TRACE_WARP()
+#define TRACE_MARK(k)
 #endif
 // Programmatic dependent launch (Hopper): a kernel whose declaration carries PDL (`extern "C" __global__ void PDL
 // name(...)`) is launched so that it may start while the previous kernel in the stream finishes (launch.ts). It

@@ -25,6 +25,7 @@ __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, 
     if (sizeof(WT) == 2 && NT == 1 && vec) acc[0] = dot_row_bf16_1((const bf16*)w, x + (long long)n0 * ldx, K, lane);
     else if (sizeof(WT) == 2) dot_row_bf16<NT>((const bf16*)w, x + (long long)n0 * ldx, ldx, nt, K, vec, lane, acc);
     else dot_row_f32<NT>((const float*)w, x + (long long)n0 * ldx, ldx, nt, K, vec, lane, acc);
+    TRACE_MARK(0);  // the row's dot done
 #pragma unroll
     for (int t = 0; t < NT; t++) {
       const float s = warp_sum(acc[t]);

@@ -62,6 +62,7 @@ __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, R
   }
   pdl_wait();
   stage();
+  TRACE_MARK(0);  // the input row staged
   pdl_launch();
   if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
   for (int j = 1; j <= pre; j++) {
@@ -72,8 +73,10 @@ __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, R
     float acc = dot_staged<MAXL>(u, xRow(r), K8, lane);
     const int rn = r + nw;
     if (rn < M) load_row<MAXL>(u, rowPtr(rn), K8, lane);
+    if (rn < M && rn + nw >= M) TRACE_MARK(2);  // the warp's last row issued
     acc = warp_sum(acc);
     if (lane == 0) out(r, acc);
+    TRACE_MARK(1);  // the first row done
     r = rn;
   }
 }

@@ -105,6 +105,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   }
   const float2 da = dt_decay(dtRaw, dtB, A, dtMin, dtMax);
   __syncthreads();
+  TRACE_MARK(0);  // the in_proj row read, the conv done
 
   // 2. scan step (as ssm_step_n128)
   const float4 bv = ((const float4*)sB)[lane];
@@ -151,8 +152,10 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   __threadfence();
   __syncthreads();
   int* ticket = tickets + s * groups + g;
+  TRACE_MARK(1);  // the scan done, y stored and fenced
   if (tid == 0) sLast = atomicAdd(ticket, 1) == hpg - 1;
   __syncthreads();
+  TRACE_MARK(2);  // the ticket back
   // this head's new SSM state and x conv state, stored only now: no one reads them before the next step, and before
   // the ticket the __threadfence above would have waited for them too
 #pragma unroll

@@ -66,6 +66,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     x = (const float*)xn4;
     ldx = H;
   }
+  TRACE_MARK(0);  // the input row staged
   float acc[16];
 #pragma unroll
   for (int t = 0; t < 16; t++) acc[t] = 0.f;
@@ -103,8 +104,10 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
   __threadfence();
   __syncthreads();
+  TRACE_MARK(1);  // logits stored and fenced
   if (threadIdx.x == 0) last = atomicAdd(counter, 1) == (int)gridDim.x - 1;
   __syncthreads();
+  TRACE_MARK(2);  // the ticket back
   if (!last) return;
   __threadfence();
   for (int n = warp; n < N; n += blockDim.x >> 5) {

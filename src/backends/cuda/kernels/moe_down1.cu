@@ -75,6 +75,7 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   }
   if (!early) load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
   if (PF > 0) prefetchTo(1 + PF);
+  TRACE_MARK(0);  // ids read (the first routed row needs them)
 
   float routed = 0.f, shared = 0.f;
   int o = o0, t = 0, f = 0;
@@ -88,7 +89,9 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
     if (on < H) {
       load_row<MAXL>(u, rowPtr(on, tn), I8, lane);
       if (PF > 0) prefetchTo(f + 1 + PF);
+      if (tn == R - 1 && on + nw >= H) TRACE_MARK(2);  // the warp's last row issued
     }
+    TRACE_MARK(1);  // the first row's dot done
     const float v = warp_sum(d);
     if (t < S) shared += v;
     else routed += __shfl_sync(FULL_MASK, slotW, t - S) * v;
