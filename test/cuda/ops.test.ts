@@ -58,23 +58,29 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)), ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-2);
   });
 
-  it.each([[4096, 2688], [3080, 40]])('one-row matmul, K %i, M %i: gemv_bf16_n1_hy (NEMOTRON_CUDA_GEMV_N1_HY=1) gives the bits of gemv_bf16_n1', (k, m) => {
+  it.each([
+    [4096, 2688, 'HY', 'gemv_bf16_n1_hy'],
+    [3080, 40, 'HY', 'gemv_bf16_n1_hy'],
+    [4096, 2688, 'P', 'gemv_bf16_n1_p'],
+    [4096, 40, 'P', 'gemv_bf16_n1_p'],
+  ])('one-row matmul, K %i, M %i: NEMOTRON_CUDA_GEMV_N1_%s=1 (%s) gives the bits of gemv_bf16_n1', (k, m, knob, kernel) => {
     const g = b();
     const x = act(g, 11, [1, k]);
     const w = weight(g, 12, [m, k], 1 / Math.sqrt(k));
-    const saved = process.env.NEMOTRON_CUDA_GEMV_N1_HY;
+    const key = `NEMOTRON_CUDA_GEMV_N1_${knob}`;
+    const saved = process.env[key];
     try {
-      delete process.env.NEMOTRON_CUDA_GEMV_N1_HY;
+      delete process.env[key];
       const base = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
-      process.env.NEMOTRON_CUDA_GEMV_N1_HY = '1';
-      const hy = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
+      process.env[key] = '1';
+      const alt = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
       expect(base.names).toContain('gemv_bf16_n1');
-      expect(hy.names).toContain('gemv_bf16_n1_hy');
-      expectClose(hy.r, ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-4);
-      expect(Array.from(new Uint32Array(hy.r.buffer, hy.r.byteOffset, hy.r.length))).toEqual(Array.from(new Uint32Array(base.r.buffer, base.r.byteOffset, base.r.length)));
+      expect(alt.names).toContain(kernel);
+      expectClose(alt.r, ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-4);
+      expect(Array.from(new Uint32Array(alt.r.buffer, alt.r.byteOffset, alt.r.length))).toEqual(Array.from(new Uint32Array(base.r.buffer, base.r.byteOffset, base.r.length)));
     } finally {
-      if (saved === undefined) delete process.env.NEMOTRON_CUDA_GEMV_N1_HY;
-      else process.env.NEMOTRON_CUDA_GEMV_N1_HY = saved;
+      if (saved === undefined) delete process.env[key];
+      else process.env[key] = saved;
     }
   });
 

@@ -122,6 +122,27 @@ inline unsigned __ballot_sync(unsigned mask, int pred) {
   });
   return (unsigned)f.out[0];
 }
+// __reduce_{max,min}_sync on unsigned (redux.sync, sm_80+)
+inline unsigned __reduce_max_sync(unsigned mask, unsigned v) {
+  emu::Fiber& f = emu::self();
+  f.in[0] = v;
+  emu::collective("__reduce_max_sync", mask, [](emu::Fiber** lane, unsigned m) {
+    unsigned r = 0;
+    for (int l = 0; l < 32; l++) if ((m >> l & 1) && (unsigned)lane[l]->in[0] > r) r = (unsigned)lane[l]->in[0];
+    for (int l = 0; l < 32; l++) if (m >> l & 1) lane[l]->out[0] = r;
+  });
+  return (unsigned)f.out[0];
+}
+inline unsigned __reduce_min_sync(unsigned mask, unsigned v) {
+  emu::Fiber& f = emu::self();
+  f.in[0] = v;
+  emu::collective("__reduce_min_sync", mask, [](emu::Fiber** lane, unsigned m) {
+    unsigned r = 0xffffffffu;
+    for (int l = 0; l < 32; l++) if ((m >> l & 1) && (unsigned)lane[l]->in[0] < r) r = (unsigned)lane[l]->in[0];
+    for (int l = 0; l < 32; l++) if (m >> l & 1) lane[l]->out[0] = r;
+  });
+  return (unsigned)f.out[0];
+}
 inline bool __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
 inline bool __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) == (mask & emu::warp_lanes()); }
 
