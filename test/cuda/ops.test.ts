@@ -291,20 +291,14 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [false, 'split'],
     [true, 'fused'],
     [false, 'fused'],
-    [true, 'split, routing replicas'],
-    [false, 'split, routing replicas'],
   ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
-    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_MOE_REP'];
-    const saved = knobs.map((k) => process.env[k]);
-    process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
-    process.env.NEMOTRON_CUDA_MOE_REP = mode === 'split, routing replicas' ? '1' : '0';
+    const saved = process.env.NEMOTRON_CUDA_MOE_LAYER;
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
     try {
-      for (let rep = 0; rep < (mode === 'split' ? 1 : 2); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
+      for (let rep = 0; rep < (mode === 'fused' ? 2 : 1); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
     } finally {
-      knobs.forEach((k, i) => {
-        if (saved[i] === undefined) delete process.env[k];
-        else process.env[k] = saved[i];
-      });
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_LAYER;
+      else process.env.NEMOTRON_CUDA_MOE_LAYER = saved;
     }
   });
   function moeLayerCase(withAdd: boolean, kernels: number): void {

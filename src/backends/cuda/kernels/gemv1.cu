@@ -66,24 +66,6 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x
                                                                  int E) {
   moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);
 }
-// moe_up1_l12 reading the routed experts' up bases from the routing replicas (topk.cuh; the router wrote them),
-// copy (warp & 31), through L2: no ids -> table lookup, and no one hot line for every warp of the grid. Held to 64
-// registers for 8 blocks per SM (ptxas spills 20 bytes; unbounded it takes 72).
-extern "C" __global__ void PDL __launch_bounds__(128, 8) moe_up1r_l12(const float* x, const unsigned char* rep, const bf16* upS, float* act, int K, int H, int I, int Is,
-                                                                  int pre) {
-  gemv1_run<12>(
-      x, H, Is + K * I, Is, pre,
-      [&](int r) {
-        if (r < Is) return upS + (long long)r * H;
-        const int v = r - Is;
-        const u64* ups = (const u64*)route_rep(rep, blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5));
-        return (const bf16*)__ldcg(ups + v / I) + (long long)(v % I) * H;
-      },
-      [&](int r, float v) {
-        const float t = v > 0.f ? v : 0.f;
-        act[r] = t * t;
-      });
-}
 extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
                                                                  int E) {
   moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);

@@ -30,17 +30,10 @@ struct NormIn {
 // 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
 // ticket; it resets the counter) runs the top-k of every token. counter: one int, zero between launches.
 // grid: ceil(E / 2) of 256 threads, or E of 128.
-// Routing replicas to write (topk.cuh, write_route_rep): batch 1 only.
-struct RepOut {
-  const u64* up;
-  const u64* down;
-  unsigned char* rep;
-};
-
 template <typename WT, bool TOPK = true>
 __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
                                                  int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale,
-                                                 const NormIn* norm = nullptr, const RepOut* rep = nullptr) {
+                                                 const NormIn* norm = nullptr) {
   __shared__ float part[8][16];
   __shared__ float cs[8][256];
   __shared__ int last;
@@ -64,10 +57,6 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   // the norm weight (read by stage_norm_row after the wait) and the bias (the top-k's) into L1: weights
   if (norm) prefetch_l1(norm->w, (long long)H * 4, threadIdx.x, blockDim.x);
   if (TOPK && bias) prefetch_l1(bias, (long long)E * 4, threadIdx.x, blockDim.x);
-  if (rep) {  // the expert tables the last block reads after the top-k (weights)
-    prefetch_l1(rep->up, (long long)E * 8, threadIdx.x, blockDim.x);
-    prefetch_l1(rep->down, (long long)E * 8, threadIdx.x, blockDim.x);
-  }
   pdl_wait();
   pdl_launch();
   if (norm) {  // batch 1: x is RMSNorm(a + b), staged here (dynamic shared memory: H floats)
@@ -77,7 +66,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     x = (const float*)xn4;
     ldx = H;
   }
-
+  TRACE_MARK(0);  // the input row staged
   float acc[16];
 #pragma unroll
   for (int t = 0; t < 16; t++) acc[t] = 0.f;
@@ -115,19 +104,17 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
   __threadfence();
   __syncthreads();
+  TRACE_MARK(1);  // logits stored and fenced
   if (threadIdx.x == 0) last = atomicAdd(counter, 1) == (int)gridDim.x - 1;
   __syncthreads();
-  TRACE_MARK(0);  // the ticket back
+  TRACE_MARK(2);  // the ticket back
   if (!last) return;
   __threadfence();
   for (int n = warp; n < N; n += blockDim.x >> 5) {
     float* row = cs[warp];
     for (int j = lane; j < E; j += 32) row[j] = __ldcg(logits + (long long)n * E + j);
     __syncwarp();
-    TRACE_MARK(1);  // the last block: logits in shared memory
-    const TopkSlot sl = topk_token(row, bias, ids + (long long)n * K, wts + (long long)n * K, E, K, nGroup, topkGroup, normTopk, scale, row, lane);
-    TRACE_MARK(2);  // the last block: top-k done
-    if (rep) write_route_rep(rep->rep, rep->up, rep->down, sl, K, lane);  // N == 1
+    topk_token(row, bias, ids + (long long)n * K, wts + (long long)n * K, E, K, nGroup, topkGroup, normTopk, scale, row, lane);
     __syncwarp();
   }
   if (threadIdx.x == 0) *counter = 0;
@@ -143,15 +130,6 @@ extern "C" __global__ void PDL router_topk_norm_bf16(const float* a, const float
                                                      int nGroup, int topkGroup, int normTopk, float scale) {
   const NormIn norm = {a, b, h, nw, eps, u};
   router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
-}
-// router_topk_norm_bf16 that also writes the routing replicas (topk.cuh) from the expert tables upT, downT. K <= 16.
-extern "C" __global__ void PDL router_topk_norm_rep_bf16(const float* a, const float* b, float* h, const float* nw, float eps, float* u, const bf16* gate,
-                                                         const float* bias, float* logits, int* ids, float* wts, int* counter, int H, int E, int K,
-                                                         int nGroup, int topkGroup, int normTopk, float scale, const u64* upT, const u64* downT,
-                                                         unsigned char* rep) {
-  const NormIn norm = {a, b, h, nw, eps, u};
-  const RepOut ro = {upT, downT, rep};
-  router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm, &ro);
 }
 // The logits of router_topk_norm_bf16 alone (no ticket, no top-k): moe_up1_topk runs the top-k in every warp,
 // beside its first (shared expert) rows, so the router's serial tail leaves the critical path.

@@ -27,7 +27,6 @@
 // downS and expert rows. grid: persistent, about SMs x resident blocks (ops/moe-down1.ts); block 128; no shmem.
 #include "common.cuh"
 #include "gemv1.cuh"  // load_row, dot_staged
-#include "topk.cuh"   // route_rep
 
 // Pulls one weight row (bytes long) into L2, one 128-byte line per lane, starting at the line that holds its start.
 __device__ __forceinline__ void md_prefetch_row(const bf16* w, int bytes, int lane) {
@@ -35,11 +34,9 @@ __device__ __forceinline__ void md_prefetch_row(const bf16* w, int bytes, int la
   prefetch_l2((const char*)w - head, (long long)bytes + head, lane, 32);
 }
 
-// rep (may be null): the routing replicas (topk.cuh), read before pdl_wait instead of ids, wts and downPtrs after
-// it (the router wrote them two launches back).
 template <int MAXL, int PF>
 __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid, float* out,
-                                                   int K, int S, int H, int I, int Is, int* clear, const unsigned char* rep = nullptr) {
+                                                   int K, int S, int H, int I, int Is, int* clear) {
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
   const int I8 = I >> 3, R = S + K;
@@ -63,11 +60,6 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   };
 
   uint4 u[MAXL];
-  if (rep && lane < K) {
-    const unsigned char* rr = route_rep(rep, o0);
-    slotBase = __ldcg((const u64*)(rr + 128) + lane);
-    slotW = __ldcg((const float*)(rr + 256) + lane);
-  }
   const bool early = o0 < H && S > 0;
   if (early) {
     load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
@@ -77,7 +69,7 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   pdl_launch();
   if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;  // moe_router_up1's counter: its readers are done
   if (o0 >= H) return;
-  if (!rep && lane < K) {
+  if (lane < K) {
     slotBase = downPtrs[ids[lane]];
     slotW = wts[lane];
   }
@@ -120,11 +112,6 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8(const 
 extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
                                                                         float* out, int K, int S, int H, int I, int Is, int* clear) {
   moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
-}
-// moe_down1_res_l8_pf0 on the routing replicas (rep; topk.cuh) instead of ids, wts and the down table.
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8r(const float* act, const unsigned char* rep, const bf16* downS, const float* resid, float* out,
-                                                                        int K, int S, int H, int I, int Is, int* clear) {
-  moe_down1_res_impl<8, 0>(act, nullptr, nullptr, nullptr, downS, resid, out, K, S, H, I, Is, clear, rep);
 }
 // The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf0(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,

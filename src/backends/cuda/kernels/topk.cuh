@@ -4,24 +4,17 @@
 
 #define MAX_E_PER_LANE 8  // experts <= 256
 
+// Top-k of one token's router logits by one warp: by biased score, ties to the lower expert id; weights = the
+// unbiased sigmoid, renormalised, scaled. Group-limited routing (nGroup > 1): keep the topkGroup groups with the
+// largest sum of their two best scores. cs: 256 floats of shared memory for this warp.
 // A float's order as an unsigned key (-0 counts as +0, as the float compare does): larger float, larger key.
 __device__ __forceinline__ u32 ordered_key(float f) {
   const u32 b = __float_as_uint(f + 0.f);
   return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
-// One routed slot: its expert and weight.
-struct TopkSlot {
-  int e;
-  float w;
-};
-
-// Top-k of one token's router logits by one warp: by biased score, ties to the lower expert id; weights = the
-// unbiased sigmoid, renormalised, scaled. Group-limited routing (nGroup > 1): keep the topkGroup groups with the
-// largest sum of their two best scores. cs: 256 floats of shared memory for this warp. Writes ids[0, K) and
-// wts[0, K), and returns slot `lane`'s pair in lanes < K.
 template <int MAXE = MAX_E_PER_LANE>
-__device__ __forceinline__ TopkSlot topk_token(const float* logits, const float* bias, int* ids, float* wts, int E, int K,
+__device__ __forceinline__ void topk_token(const float* logits, const float* bias, int* ids, float* wts, int E, int K,
                                            int nGroup, int topkGroup, int normTopk, float scale, float* cs, int lane) {
   float sv[MAXE], cv[MAXE];
 #pragma unroll
@@ -69,7 +62,40 @@ __device__ __forceinline__ TopkSlot topk_token(const float* logits, const float*
   // key (value, then the lower expert id): two reductions, not five rounds of three shuffles. Lane k keeps round
   // k's expert and score, so the weights are written once, already scaled: the last block of the router wrote
   // them and read them back, one dependent L2 round trip per expert (4.6 us from the ticket to the router's end in
-  // a traced H200 step, bench/cuda-step-trace.ts). 2.265 against 2.285 ms per batch-1 step (bench/cuda-decode-sweep.ts).
+  // a traced H200 step, bench/cuda-step-trace.ts).
+#ifdef NEMOTRON_TOPK_OLD  // the previous selection, for one A/B on the GPU (NEMOTRON_CUDA_DEFINES); removed after
+  {
+    u32 taken = 0;
+    float wsum = 0.f;
+    for (int k = 0; k < K; k++) {
+      float bv = NEG_INF, bs = 0.f;
+      int be = 0x7fffffff;
+#pragma unroll
+      for (int j = 0; j < MAXE; j++) {
+        const int e = lane + 32 * j;
+        if (e < E && !((taken >> j) & 1u) && (cv[j] > bv || (cv[j] == bv && e < be))) { bv = cv[j]; be = e; bs = sv[j]; }
+      }
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
+        const int oe = __shfl_xor_sync(FULL_MASK, be, o);
+        const float os = __shfl_xor_sync(FULL_MASK, bs, o);
+        if (ov > bv || (ov == bv && oe < be)) { bv = ov; be = oe; bs = os; }
+      }
+      if ((be & 31) == lane) taken |= 1u << (be >> 5);
+      wsum += bs;
+      if (lane == 0) {
+        ids[k] = be;
+        wts[k] = bs;
+      }
+    }
+    if (lane == 0) {
+      const float norm = (normTopk ? 1.f / (wsum + 1e-20f) : 1.f) * scale;
+      for (int k = 0; k < K; k++) wts[k] *= norm;
+    }
+    return;
+  }
+#endif
   u32 taken = 0;
   float wsum = 0.f, myS = 0.f;
   int myE = 0;
@@ -91,32 +117,9 @@ __device__ __forceinline__ TopkSlot topk_token(const float* logits, const float*
     if (lane == k) myE = be, myS = bs;
   }
   const float norm = (normTopk ? 1.f / (wsum + 1e-20f) : 1.f) * scale;
-  const TopkSlot r = {myE, myS * norm};
   if (lane < K) {
-    ids[lane] = r.e;
-    wts[lane] = r.w;
+    ids[lane] = myE;
+    wts[lane] = myS * norm;
   }
-  return r;
 }
 
-// Routing replicas (batch 1): ROUTE_REPS copies of the routed experts' up and down row bases and weights, each copy
-// on lines of its own, so that the thousands of warps of moe_up1r / moe_down1_res_l8r that read them right after
-// their wait spread over ROUTE_REPS L2 lines instead of queueing on one (ids: 4.8 us from moe_up1's wait return to
-// its median warp's first row done in a traced H200 step, though that row was in registers before the wait).
-// Copy r at rep + r ROUTE_REP_BYTES: up bases (u64) at +0, down bases (u64) at +128, weights (f32) at +256.
-// K <= 16.
-#define ROUTE_REPS 32
-#define ROUTE_REP_BYTES 512
-__device__ __forceinline__ void write_route_rep(unsigned char* rep, const u64* upT, const u64* downT, TopkSlot s, int K, int lane) {
-  if (lane >= K) return;
-  const u64 up = upT[s.e], dn = downT[s.e];
-#pragma unroll 4
-  for (int r = 0; r < ROUTE_REPS; r++) {
-    unsigned char* p = rep + r * ROUTE_REP_BYTES;
-    ((u64*)p)[lane] = up;
-    ((u64*)(p + 128))[lane] = dn;
-    ((float*)(p + 256))[lane] = s.w;
-  }
-}
-// Copy `warp` (mod ROUTE_REPS) of the replicas.
-__device__ __forceinline__ const unsigned char* route_rep(const unsigned char* rep, int warp) { return rep + (warp & (ROUTE_REPS - 1)) * ROUTE_REP_BYTES; }

@@ -19,10 +19,6 @@ export interface DeferredMoeDown {
   out: CudaTensor; // [1, H]
 }
 
-/** Copies of the routing replicas and bytes per copy (kernels/topk.cuh: ROUTE_REPS, ROUTE_REP_BYTES). */
-const ROUTE_REPS = 32;
-const ROUTE_REP_BYTES = 512;
-
 /** The router's last-block ticket: one int, zero between launches (the kernel resets it). */
 const ticket = (c: CudaCtx): number => ticketBuffer(c, 'moeLayer', 1);
 /** moe_router_up1's router-row counter: zero between launches (moe_down1_res zeroes it). */
@@ -112,15 +108,6 @@ export function moeLayer1(
   // the router on its own (64 blocks; about 9.7 us per layer on the critical path in a traced step), then every up
   // row in moe_up1, whose first (shared) rows load while the router runs
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
-  if (norm && K <= 16 && process.env.NEMOTRON_CUDA_MOE_REP === '1') {
-    // the router also writes the routing replicas (kernels/topk.cuh), which moe_up1r and moe_down1_res_l8r read
-    // instead of ids, wts and the expert tables
-    const rep = c.alloc([ROUTE_REPS * ROUTE_REP_BYTES / 4]).ptr;
-    const upT = pointerTable(c, up);
-    c.kernels.launch('router_topk_norm_rep_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel, upT, tail.downTable, rep], H * 4);
-    c.kernels.launch('moe_up1r_l12', upGrid(c, Is + K * I), 128, [xin, rep, upS.ptr, act.ptr, K, H, I, Is, gemv1Pre()], H * 4);
-    return { args: { ...tail, rep }, out: c.alloc([1, H]) };
-  }
   if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
   c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);

@@ -54,8 +54,6 @@ export interface MoeDown1Args {
   kernel?: string;
   /** An int the kernel zeroes after its wait (moe_router_up1's counter), or absent. */
   clear?: number;
-  /** The routing replicas the router wrote (kernels/topk.cuh), read instead of ids, wts and downTable; or absent. */
-  rep?: number;
 }
 
 /**
@@ -70,10 +68,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
   if (!lanes || downS.shape.length !== 2 || downS.dtype !== 'bf16' || !downS.contiguous || !Number.isInteger(S)) return false;
   if (K < 0 || K > 32 || a.act % 16 || downS.ptr % 16) return false;
   if (H === 0) return true;
-  if (a.rep && !a.kernel && lanes === 8) {
-    c.kernels.launch('moe_down1_res_l8r', moeDown1Grid(c, H, 8), 128, [a.act, a.rep, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
-    return true;
-  }
   if (!a.kernel && lanes === 8 && process.env.NEMOTRON_CUDA_MOE_DOWN1_HY === '1') {
     // tuning, slower on an H200 (2.432 vs 2.340 ms per batch-1 step): two rows in flight per warp, the odd ones through a shared-memory slot
     c.kernels.launch('moe_down1_res_l8_hy', moeDown1Grid(c, H, 8), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null], 4 * 8 * 512);
