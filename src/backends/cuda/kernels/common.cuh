@@ -63,12 +63,13 @@ __device__ __forceinline__ void nemotron_trace_wait() {
 }
 // TRACE_MARK(k), k < 3: lane 0's first pass through a point of a kernel's chain (bench/cuda-step-trace.ts prints
 // each mark against the wait return); compiled to nothing without the trace
+// (the time is read first: the record lookup's two dependent loads then delay what follows the mark, not the mark)
 __device__ __forceinline__ void nemotron_trace_mark(int k) {
   if (threadIdx.x & 31) return;
-  unsigned long long* r = *nemotron_trace_slot();
-  if (!r || r[5 + k]) return;
   unsigned long long now;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+  unsigned long long* r = *nemotron_trace_slot();
+  if (!r || r[5 + k]) return;
   r[5 + k] = now;
 }
 #define TRACE_MARK(k) nemotron_trace_mark(k)

@@ -62,40 +62,7 @@ __device__ __forceinline__ void topk_token(const float* logits, const float* bia
   // key (value, then the lower expert id): two reductions, not five rounds of three shuffles. Lane k keeps round
   // k's expert and score, so the weights are written once, already scaled: the last block of the router wrote
   // them and read them back, one dependent L2 round trip per expert (4.6 us from the ticket to the router's end in
-  // a traced H200 step, bench/cuda-step-trace.ts).
-#ifdef NEMOTRON_TOPK_OLD  // the previous selection, for one A/B on the GPU (NEMOTRON_CUDA_DEFINES); removed after
-  {
-    u32 taken = 0;
-    float wsum = 0.f;
-    for (int k = 0; k < K; k++) {
-      float bv = NEG_INF, bs = 0.f;
-      int be = 0x7fffffff;
-#pragma unroll
-      for (int j = 0; j < MAXE; j++) {
-        const int e = lane + 32 * j;
-        if (e < E && !((taken >> j) & 1u) && (cv[j] > bv || (cv[j] == bv && e < be))) { bv = cv[j]; be = e; bs = sv[j]; }
-      }
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) {
-        const float ov = __shfl_xor_sync(FULL_MASK, bv, o);
-        const int oe = __shfl_xor_sync(FULL_MASK, be, o);
-        const float os = __shfl_xor_sync(FULL_MASK, bs, o);
-        if (ov > bv || (ov == bv && oe < be)) { bv = ov; be = oe; bs = os; }
-      }
-      if ((be & 31) == lane) taken |= 1u << (be >> 5);
-      wsum += bs;
-      if (lane == 0) {
-        ids[k] = be;
-        wts[k] = bs;
-      }
-    }
-    if (lane == 0) {
-      const float norm = (normTopk ? 1.f / (wsum + 1e-20f) : 1.f) * scale;
-      for (int k = 0; k < K; k++) wts[k] *= norm;
-    }
-    return;
-  }
-#endif
+  // a traced H200 step, bench/cuda-step-trace.ts). 2.265 against 2.285 ms per batch-1 step (bench/cuda-decode-sweep.ts).
   u32 taken = 0;
   float wsum = 0.f, myS = 0.f;
   int myE = 0;
