@@ -291,14 +291,19 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [false, 'split'],
     [true, 'fused'],
     [false, 'fused'],
+    [true, 'split, bases early'],
   ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
-    const saved = process.env.NEMOTRON_CUDA_MOE_LAYER;
-    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
+    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_UP_EARLY'];
+    const saved = knobs.map((k) => process.env[k]);
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
+    process.env.NEMOTRON_CUDA_UP_EARLY = mode === 'split, bases early' ? '1' : '0';
     try {
-      for (let rep = 0; rep < (mode === 'fused' ? 2 : 1); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
+      for (let rep = 0; rep < (mode === 'split' ? 1 : 2); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
     } finally {
-      if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_LAYER;
-      else process.env.NEMOTRON_CUDA_MOE_LAYER = saved;
+      knobs.forEach((k, i) => {
+        if (saved[i] === undefined) delete process.env[k];
+        else process.env[k] = saved[i];
+      });
     }
   });
   function moeLayerCase(withAdd: boolean, kernels: number): void {

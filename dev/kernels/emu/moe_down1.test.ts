@@ -77,6 +77,10 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     ['moe_down1_res_l8_hy', 19, 24, 3, [], 2, EMU_FLAGS.reverseBlocks], // shared expert only
     ['moe_down1_res_l8_hy', 21, 2048, 0, [1, 4], 2, 0], // routed only: both first rows after pdl_wait
     ['moe_down1_res_l8_hy', 9, 16, 0, [], 1, 0], // no rows: out = resid
+    ['moe_down1_res_l8_rot', 37, 40, 2, [3, 0, 5], 2, 0], // rows in a rotated order per output
+    ['moe_down1_res_l8_rot', 50, 264, 1, [2, 4], 1, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
+    ['moe_down1_res_l8_rot', 19, 24, 3, [], 2, 0], // shared expert only
+    ['moe_down1_res_l8_rot', 21, 2048, 0, [1, 4], 2, 0], // routed only
   ] as const)('%s: H %i, I %i, S %i, slots %j, %i blocks, flags %i', (kernel, H, I, S, ids, blocks, flags) => {
     const E = 6;
     const p = problem(H, I, S, [...ids], E, H + I + S);
@@ -91,6 +95,20 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
       expect(err, `resid ${withResid}: relative error ${err}`).toBeLessThanOrEqual(1e-5);
     }
     e.setFlags(0);
+  });
+
+  it('moe_down1_res_l8_rot gives the bits of moe_down1_res_l8_pf0 (rows summed in the canonical order)', () => {
+    const [H, I, S, ids, E] = [45, 48, 2, [4, 1, 5, 0], 6];
+    const p = problem(H, I, S, ids, E, 77);
+    const d = upload(p, E);
+    const run = (kernel: string) => {
+      const out = e.alloc(H * 4);
+      e.launch(kernel, 3, 128, [d.act, d.ids, d.wts, d.table, d.downS, d.resid, out, ids.length, S, H, I, S * I, null]);
+      return new Uint32Array(e.download(out, new Float32Array(H)).buffer);
+    };
+    const a = run('moe_down1_res_l8_pf0');
+    expect(relErr(new Float32Array(a.buffer), reference(p, true))).toBeLessThanOrEqual(1e-5);
+    expect(Array.from(run('moe_down1_res_l8_rot'))).toEqual(Array.from(a));
   });
 
   it.each([

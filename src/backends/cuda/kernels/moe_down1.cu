@@ -113,6 +113,67 @@ extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const
                                                                         float* out, int K, int S, int H, int I, int Is, int* clear) {
   moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
+// ---- rows in a rotated order per output (tuning: NEMOTRON_CUDA_DOWN_ROT=1) ----------------------------------------
+// moe_down1_res_l8_pf0 with each output's rows taken in a rotated order: shared chunks from chunk o % S, routed slots
+// from slot o % K. Every warp of the grid starts on the same act slice otherwise (58 lines read by about 2700 warps
+// right after the wait, then the next slice together): in a traced H200 step the median warp finished its first
+// row 4.4 us after the wait, though the row was loaded before it. Each row's sum is kept in lane t (row t of the
+// canonical order) and the output is summed in the canonical order at its end: the same bits as the unrotated
+// kernel. Needs R = S + K <= 32.
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
+                                                                           const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
+  constexpr int MAXL = 8;
+  const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
+  const int nw = gridDim.x * wpb;
+  const int I8 = I >> 3, R = S + K;
+  const int o0 = blockIdx.x * wpb + (threadIdx.x >> 5);
+  u64 slotBase = 0;
+  float slotW = 0.f;
+  // the canonical row t of output oo at step i: shared chunks first (from oo % S), then routed slots (from oo % K)
+  auto rowOf = [&](int oo, int i) { return i < S ? (i + oo) % S : S + (i - S + oo) % K; };
+  auto rowPtr = [&](int oo, int t) -> const bf16* {
+    if (t < S) return downS + (long long)oo * Is + (long long)t * I;
+    return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)oo * I;
+  };
+  uint4 u[MAXL];
+  const bool early = o0 < H && S > 0;
+  if (early) load_row<MAXL>(u, rowPtr(o0, rowOf(o0, 0)), I8, lane);
+  pdl_wait();
+  pdl_launch();
+  if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;
+  if (o0 >= H) return;
+  if (lane < K) {
+    slotBase = downPtrs[ids[lane]];
+    slotW = wts[lane];
+  }
+  if (!early) load_row<MAXL>(u, rowPtr(o0, rowOf(o0, 0)), I8, lane);
+  int o = o0, i = 0;
+  float mine = 0.f;  // lane t: row t's sum of the current output
+  float rv = resid && lane == 0 ? resid[o] : 0.f;
+  while (o < H) {
+    const int t = rowOf(o, i);
+    const float d = dot_staged<MAXL>(u, (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I)), I8, lane);
+    int on = o, in = i + 1;
+    if (in == R) on += nw, in = 0;
+    if (on < H) load_row<MAXL>(u, rowPtr(on, rowOf(on, in)), I8, lane);
+    const float v = warp_sum(d);
+    if (lane == t) mine = v;
+    if (in == 0) {
+      // the canonical order: shared chunks, then the routed slots (as moe_down1_res_impl)
+      float routed = 0.f, shared = 0.f;
+      for (int tt = 0; tt < R; tt++) {
+        const float vt = __shfl_sync(FULL_MASK, mine, tt);
+        if (tt < S) shared += vt;
+        else routed += __shfl_sync(FULL_MASK, slotW, tt - S) * vt;
+      }
+      const float moe = routed + shared;
+      if (lane == 0) out[o] = resid ? rv + moe : moe;
+      if (resid && lane == 0 && on < H) rv = resid[on];
+    }
+    o = on, i = in;
+  }
+}
+
 // The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf0(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {
