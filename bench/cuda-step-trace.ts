@@ -42,7 +42,9 @@ graphs.decodeGreedy('trace', toks, steps, fwd);
 b.dev.sync();
 const replays = graphs.stats.replayed - r0;
 const gpuMs = (graphs.stats.gpuMs - g0.ms) / (graphs.stats.timedReplays - g0.n);
-const spans = trace.spans(Array.from({ length: replays }, () => step).flat());
+// TRACE_WARPS=name[,name]: every warp record of those kernels in the last traced step to <out.csv>.warps.csv
+const keepNames = new Set((process.env.TRACE_WARPS ?? '').split(',').filter(Boolean));
+const spans = trace.spans(Array.from({ length: replays }, () => step).flat(), (n) => keepNames.has(n));
 const perStep: LaunchSpan[][] = Array.from({ length: replays }, (_, s) => spans.slice(s * step.length, (s + 1) * step.length));
 
 const us = (ns: number) => (ns / 1000).toFixed(1);
@@ -109,6 +111,8 @@ if (csv) {
   const last = perStep.at(-1)!;
   const base = last[0].start;
   const t = (v: number) => (Number.isNaN(v) ? '' : String(v - base));
+  const rows = last.flatMap((s, i) => (s.warpRecords ?? []).map((w) => [i, s.name, w.sm, w.block, ...[w.start, w.wait, ...w.marks, w.end].map(t)].join(',')));
+  if (rows.length) writeFileSync(`${csv}.warps.csv`, ['i,kernel,sm,block,start_ns,wait_ns,mark0_ns,mark1_ns,mark2_ns,end_ns', ...rows].join('\n') + '\n');
   writeFileSync(csv, ['i,kernel,blocks,threads,start_ns,end_ns,mismatched,wait_median_ns,wait_last_ns,end_median_ns', ...last.map((s, i) => `${i},${s.name},${s.blocks},${s.threads},${s.start - base},${s.end - base},${s.mismatched},${t(s.waitMedian)},${t(s.waitLast)},${t(s.endMedian)}`)].join('\n') + '\n');
 }
 model.freeState(state);

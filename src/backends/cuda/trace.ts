@@ -25,6 +25,16 @@ export interface TracedLaunch {
   threads: number;
 }
 
+/** One warp's record (ns from the step's first start; NaN: not recorded). */
+export interface WarpRecord {
+  sm: number;
+  block: number;
+  start: number;
+  wait: number;
+  marks: number[];
+  end: number;
+}
+
 /** One launch's span in a traced step (ns from the step's first start). */
 export interface LaunchSpan extends TracedLaunch {
   start: number;
@@ -39,6 +49,8 @@ export interface LaunchSpan extends TracedLaunch {
   /** Per TRACE_MARK k (0-2): median and last of the warps' marks (NaN: no warp passed it). */
   markMedian: number[];
   markLast: number[];
+  /** Every warp's record, when spans() was asked to keep them for this kernel. */
+  warpRecords?: WarpRecord[];
 }
 
 export class KernelTrace {
@@ -71,16 +83,16 @@ export class KernelTrace {
    * Reads the records appended since reset() (call after a sync) and splits them into `launches` (one step's
    * launch log, in order): start = first warp start, end = last warp end.
    */
-  spans(launches: readonly TracedLaunch[]): LaunchSpan[] {
+  spans(launches: readonly TracedLaunch[], keepWarps?: (name: string) => boolean): LaunchSpan[] {
     const counts = new Uint32Array(this.sms);
     this.dev.download(counts, this.buf);
-    const recs: { t0: bigint; t1: bigint; shape: bigint; tw: bigint; marks: bigint[] }[] = [];
+    const recs: { t0: bigint; t1: bigint; shape: bigint; where: bigint; tw: bigint; marks: bigint[] }[] = [];
     for (let s = 0; s < this.sms; s++) {
       const n = Math.min(counts[s], CAP);
       if (!n) continue;
       const raw = new BigUint64Array(n * 8);
       this.dev.download(raw, this.buf + HEAD + s * CAP * 64);
-      for (let i = 0; i < n; i++) recs.push({ t0: raw[8 * i], t1: raw[8 * i + 1], shape: raw[8 * i + 2], tw: raw[8 * i + 4], marks: [raw[8 * i + 5], raw[8 * i + 6], raw[8 * i + 7]] });
+      for (let i = 0; i < n; i++) recs.push({ t0: raw[8 * i], t1: raw[8 * i + 1], shape: raw[8 * i + 2], where: raw[8 * i + 3], tw: raw[8 * i + 4], marks: [raw[8 * i + 5], raw[8 * i + 6], raw[8 * i + 7]] });
       if (counts[s] > CAP) throw new Error(`trace: SM ${s} appended ${counts[s]} records, room for ${CAP}`);
     }
     recs.sort((a, b) => (a.t0 < b.t0 ? -1 : a.t0 > b.t0 ? 1 : 0));
@@ -97,8 +109,11 @@ export class KernelTrace {
       const waits: number[] = [];
       const ends: number[] = [];
       const marks: number[][] = [[], [], []];
+      const keep = keepWarps?.(l.name) ? ([] as WarpRecord[]) : undefined;
       for (let k = 0; k < l.warps; k++, i++) {
         const r = recs[i];
+        const rel = (v: bigint) => (v ? Number(v - origin) : NaN);
+        keep?.push({ sm: Number(r.where >> 32n), block: Number(r.where & 0xffffffffn), start: rel(r.t0), wait: rel(r.tw), marks: r.marks.map(rel), end: rel(r.t1) });
         start = Math.min(start, Number(r.t0 - origin));
         end = Math.max(end, Number(r.t1 - origin));
         ends.push(Number(r.t1 - origin));
@@ -106,7 +121,7 @@ export class KernelTrace {
         r.marks.forEach((m, j) => m && marks[j].push(Number(m - origin)));
         if (r.shape !== shape) mismatched++;
       }
-      out.push({ ...l, start, end, mismatched, ...waitStats(waits), endMedian: median(ends), markMedian: marks.map((m) => median(m)), markLast: marks.map((m) => (m.length ? Math.max(...m) : NaN)) });
+      out.push({ ...l, start, end, mismatched, ...waitStats(waits), endMedian: median(ends), markMedian: marks.map((m) => median(m)), markLast: marks.map((m) => (m.length ? Math.max(...m) : NaN)), ...(keep ? { warpRecords: keep } : {}) });
     }
     return out;
   }
