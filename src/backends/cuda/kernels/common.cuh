@@ -23,8 +23,10 @@ __device__ __forceinline__ unsigned long long** nemotron_trace_slot() {
   asm volatile("mov.u32 %0, %%warpid;" : "=r"(w));
   return (unsigned long long**)((NEMOTRON_TRACE_BUF) + 4096ull + 8ull * (64ull * sm + (w & 63u)));
 }
+// Holds nothing across the kernel (the record pointer lives in the warp slot's table entry, which the end reads
+// back): a member held 2 registers through every kernel and took moe_up1 and gemv1 from 64 to 80 registers, 6
+// blocks per SM instead of 8, so the traced step ran another occupancy.
 struct TraceWarp {
-  unsigned long long* rec = nullptr;
   __device__ __forceinline__ TraceWarp() {
     const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     if (t & 31) return;
@@ -35,7 +37,7 @@ struct TraceWarp {
     const unsigned i = atomicAdd((unsigned*)(NEMOTRON_TRACE_BUF) + sm, 1u);
     *nemotron_trace_slot() = nullptr;
     if (i >= NEMOTRON_TRACE_CAP) return;
-    rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 131072ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 64ull);
+    unsigned long long* rec = (unsigned long long*)((NEMOTRON_TRACE_BUF) + 131072ull + ((unsigned long long)sm * NEMOTRON_TRACE_CAP + i) * 64ull);
     *nemotron_trace_slot() = rec;
     const unsigned long long blocks = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
     const unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
@@ -45,10 +47,12 @@ struct TraceWarp {
     rec[4] = rec[5] = rec[6] = rec[7] = 0;
   }
   __device__ __forceinline__ ~TraceWarp() {
-    if (!rec) return;
+    const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    if (t & 31) return;
     unsigned long long now;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    rec[1] = now;
+    unsigned long long* rec = *nemotron_trace_slot();
+    if (rec) rec[1] = now;
   }
 };
 #define NEMOTRON_TRACE_WARP() TraceWarp nemotron_trace_warp_
