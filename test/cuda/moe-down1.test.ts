@@ -117,7 +117,7 @@ describeCuda('moe_down1_res: the batch-1 MoE tail in one launch', () => {
     expect(bitsDiffer(read(g, h.ptr, H), got)).toBe(0);
 
     // the prefetch variants and a second run: the same arithmetic, so the same bits
-    for (const kernel of ['moe_down1_res_l8', 'moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf2']) {
+    for (const kernel of ['moe_down1_res_l8', 'moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf2', 'moe_down1_res_l8_pfw']) {
       const o = g.alloc([H]);
       expect(moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr, kernel))).toBe(true);
       expect(bitsDiffer(read(g, o.ptr, H), got), kernel).toBe(0);

@@ -71,6 +71,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     ['moe_down1_res_l8', 21, 2048, 0, [1, 4], 2, EMU_FLAGS.reverseThreads], // routed only: the first row after pdl_wait
     ['moe_down1_res_l8_pf0', 37, 40, 2, [3, 0, 5], 2, 0],
     ['moe_down1_res_l8_pf2', 37, 40, 2, [3, 0, 5], 3, EMU_FLAGS.reverseBlocks],
+    ['moe_down1_res_l8_pfw', 37, 40, 3, [3, 0, 5], 3, EMU_FLAGS.reverseThreads],
     ['moe_down1_res_l12', 13, 2056, 2, [5, 1, 2, 0], 2, 0], // 257 loads per row: the 12th round has one lane
     ['moe_down1_res_l8_hy', 37, 40, 2, [3, 0, 5], 2, EMU_FLAGS.reverseThreads], // odd rows through the smem slot
     ['moe_down1_res_l8_hy', 50, 264, 1, [2, 4], 1, 0], // 3 rows per output: the pairs straddle outputs

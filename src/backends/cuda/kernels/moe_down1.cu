@@ -63,7 +63,7 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   const bool early = o0 < H && S > 0;
   if (early) {
     load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
-    if (PF > 0) prefetchTo(S - 1);  // the other shared chunks of the first output
+    if (PF != 0) prefetchTo(S - 1);  // the other shared chunks of the first output (PF < 0: only these)
   }
   pdl_wait();
   pdl_launch();
@@ -174,6 +174,13 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(co
   }
 }
 
+// Only the first output's other shared chunks pulled into L2, before the wait (tuning: NEMOTRON_CUDA_MOE_DOWN1_PF=w):
+// in a traced step the down1 blocks start 5-11 us before their wait, while moe_up1's last rows leave the memory
+// system half idle, and only each warp's first row was loaded then.
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pfw(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                           float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_impl<8, -1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
+}
 // The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf0(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {

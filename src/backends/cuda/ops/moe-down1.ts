@@ -24,12 +24,12 @@ export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12): number {
 
 /**
  * The kernel for rows of `lanes` loads per lane: no L2 prefetch ahead (8-load rows), or as NEMOTRON_CUDA_MOE_DOWN1_PF
- * says (0, 1 or 2 rows; tuning knob). In a batch-1 decode step on an H200 the one-row prefetch cost 0.1 ms per step
+ * says (0, 1 or 2 rows; w: the first output's other shared chunks before the wait only; tuning knob). In a batch-1 decode step on an H200 the one-row prefetch cost 0.1 ms per step
  * (2.85 vs 2.75 ms, bench/cuda-decode-sweep.ts), as L2 prefetching did in the gemv1 kernels.
  */
 export function moeDown1Kernel(lanes: 8 | 12): string {
   const pf = process.env.NEMOTRON_CUDA_MOE_DOWN1_PF ?? '0';
-  return lanes === 8 && (pf === '0' || pf === '2') ? `moe_down1_res_l8_pf${pf}` : `moe_down1_res_l${lanes}`;
+  return lanes === 8 && (pf === '0' || pf === '2' || pf === 'w') ? `moe_down1_res_l8_pf${pf}` : `moe_down1_res_l${lanes}`;
 }
 
 export interface MoeDown1Args {
