@@ -13,7 +13,7 @@ template <int MAXL>
 __device__ __forceinline__ void gemv1_impl(const float* x, const bf16* W, float* y, int K, int M, int pre) {
   gemv1_run<MAXL>(x, K, M, M, pre, [&](int r) { return W + (long long)r * K; }, [&](int r, float v) { y[r] = v; });
 }
-extern "C" __global__ void PDL __launch_bounds__(128, 7) gemv1_bf16_l12(const float* x, const bf16* W, float* y, int K, int M, int pre) { gemv1_impl<12>(x, W, y, K, M, pre); }
+extern "C" __global__ void PDL __launch_bounds__(128) gemv1_bf16_l12(const float* x, const bf16* W, float* y, int K, int M, int pre) { gemv1_impl<12>(x, W, y, K, M, pre); }
 // Up to three GEMVs of the same input row in one launch (attention's q, k and v): virtual rows [0, M0) of W0,
 // then M1 rows of W1, then M2 of W2, into y0, y1, y2; k and v (256 rows each in the Nano) alone were two more
 // launches per attention layer. grid: persistent over M0 + M1 + M2 rows; block 128; shmem K * 4.
