@@ -122,17 +122,20 @@ describeCuda('moe_down1_res: the batch-1 MoE tail in one launch', () => {
       expect(moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr, kernel))).toBe(true);
       expect(bitsDiffer(read(g, o.ptr, H), got), kernel).toBe(0);
     }
-    // rows in a rotated order per output (NEMOTRON_CUDA_DOWN_ROT=1): summed in the canonical order, the same bits
-    const savedRot = process.env.NEMOTRON_CUDA_DOWN_ROT;
-    process.env.NEMOTRON_CUDA_DOWN_ROT = '1';
-    try {
-      const o = g.alloc([H]);
-      const { names } = launched(g, () => moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr)));
-      expect(names).toEqual(['moe_down1_res_l8_rot']);
-      expect(bitsDiffer(read(g, o.ptr, H), got), 'moe_down1_res_l8_rot').toBe(0);
-    } finally {
-      if (savedRot === undefined) delete process.env.NEMOTRON_CUDA_DOWN_ROT;
-      else process.env.NEMOTRON_CUDA_DOWN_ROT = savedRot;
+    // rows in a rotated order per output (NEMOTRON_CUDA_DOWN_ROT=1), or 3 outputs per block (NEMOTRON_CUDA_DOWN_B3=1):
+    // summed in the canonical order, the same bits
+    for (const [knob, kernel] of [['NEMOTRON_CUDA_DOWN_ROT', 'moe_down1_res_l8_rot'], ['NEMOTRON_CUDA_DOWN_B3', 'moe_down1_res_l8_b3']]) {
+      const saved = process.env[knob];
+      process.env[knob] = '1';
+      try {
+        const o = g.alloc([H]);
+        const { names } = launched(g, () => moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr)));
+        expect(names).toEqual([kernel]);
+        expect(bitsDiffer(read(g, o.ptr, H), got), kernel).toBe(0);
+      } finally {
+        if (saved === undefined) delete process.env[knob];
+        else process.env[knob] = saved;
+      }
     }
     // two rows in flight per warp, the odd ones through shared memory (NEMOTRON_CUDA_MOE_DOWN1_HY=1): the same bits
     const savedHy = process.env.NEMOTRON_CUDA_MOE_DOWN1_HY;

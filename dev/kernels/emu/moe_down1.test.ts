@@ -82,6 +82,10 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     ['moe_down1_res_l8_rot', 50, 264, 1, [2, 4], 1, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
     ['moe_down1_res_l8_rot', 19, 24, 3, [], 2, 0], // shared expert only
     ['moe_down1_res_l8_rot', 21, 2048, 0, [1, 4], 2, 0], // routed only
+    ['moe_down1_res_l8_b3', 37, 40, 2, [3, 0, 5], 13, EMU_FLAGS.reverseThreads], // 3 outputs per block: the last block has one
+    ['moe_down1_res_l8_b3', 50, 264, 1, [2, 4], 17, EMU_FLAGS.reverseBlocks],
+    ['moe_down1_res_l8_b3', 19, 24, 3, [], 7, 0], // shared expert only
+    ['moe_down1_res_l8_b3', 21, 2048, 0, [1, 4], 7, 0], // routed only: every first row after pdl_wait
   ] as const)('%s: H %i, I %i, S %i, slots %j, %i blocks, flags %i', (kernel, H, I, S, ids, blocks, flags) => {
     const E = 6;
     const p = problem(H, I, S, [...ids], E, H + I + S);
@@ -98,7 +102,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     e.setFlags(0);
   });
 
-  it('moe_down1_res_l8_rot gives the bits of moe_down1_res_l8_pf0 (rows summed in the canonical order)', () => {
+  it('moe_down1_res_l8_rot and _b3 give the bits of moe_down1_res_l8_pf0 (rows summed in the canonical order)', () => {
     const [H, I, S, ids, E] = [45, 48, 2, [4, 1, 5, 0], 6];
     const p = problem(H, I, S, ids, E, 77);
     const d = upload(p, E);
@@ -110,6 +114,9 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     const a = run('moe_down1_res_l8_pf0');
     expect(relErr(new Float32Array(a.buffer), reference(p, true))).toBeLessThanOrEqual(1e-5);
     expect(Array.from(run('moe_down1_res_l8_rot'))).toEqual(Array.from(a));
+    const b3 = e.alloc(H * 4);
+    e.launch('moe_down1_res_l8_b3', Math.ceil(H / 3), 128, [d.act, d.ids, d.wts, d.table, d.downS, d.resid, b3, ids.length, S, H, I, S * I, null]);
+    expect(Array.from(new Uint32Array(e.download(b3, new Float32Array(H)).buffer))).toEqual(Array.from(a));
   });
 
   it.each([

@@ -181,6 +181,76 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pfw(co
                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {
   moe_down1_res_impl<8, -1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
+// ---- three outputs per block, rows spread over its four warps (tuning: NEMOTRON_CUDA_DOWN_B3=1) -----------------
+// moe_down1_res with a block of 4 warps over 3 outputs (24 rows at the Nano shape, 6 per warp) instead of a warp
+// per output (8 rows): 3584 warps (896 blocks, all resident at 7 per SM) keep a row each in flight, 13.3 MB
+// against 10, and each warp's chain is 6 dependent rows, not 8. In a traced H200 step every row of the warp-per-
+// output kernel took 2.8 us (one 3.7 KB row in flight per warp, 3.55 TB/s). The block's tasks: the outputs' shared
+// chunks first (chunk-major: every warp's first row is one, loaded before pdl_wait), then their routed slots;
+// warp w takes tasks w, w + 4, ... Each row's sum goes to shared memory, and lane j of warp 0 sums output j's rows
+// in the canonical order (moe_down1_res_impl's: shared chunks, then routed slots): the same bits.
+// Needs R = S + K <= 32. grid: ceil(H / 3); block 128; no dynamic shmem.
+#define MD_OPB 3
+extern "C" __global__ void PDL __launch_bounds__(128, 7) moe_down1_res_l8_b3(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
+                                                                          const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
+  constexpr int MAXL = 8;
+  __shared__ float vals[MD_OPB][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwb = blockDim.x >> 5;
+  const int I8 = I >> 3, R = S + K, T = MD_OPB * R, ob = blockIdx.x * MD_OPB;
+  u64 slotBase = 0;
+  float slotW = 0.f;
+  // task q -> (local output, row t): shared chunks chunk-major, then each output's routed slots
+  auto taskOut = [&](int q) { return q < MD_OPB * S ? q % MD_OPB : (q - MD_OPB * S) / K; };
+  auto taskRow = [&](int q) { return q < MD_OPB * S ? q / MD_OPB : S + (q - MD_OPB * S) % K; };
+  auto valid = [&](int q) { return q < T && ob + taskOut(q) < H; };
+  auto rowPtr = [&](int q) -> const bf16* {
+    const int o = ob + taskOut(q), t = taskRow(q);
+    if (t < S) return downS + (long long)o * Is + (long long)t * I;
+    return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)o * I;
+  };
+  // this warp's next task after q (the last block may hold fewer outputs: their tasks are skipped)
+  auto next = [&](int q) {
+    do q += nwb;
+    while (q < T && !valid(q));
+    return q;
+  };
+  uint4 u[MAXL];
+  int q = valid(warp) ? warp : next(warp);
+  const bool early = valid(q) && taskRow(q) < S;
+  if (early) load_row<MAXL>(u, rowPtr(q), I8, lane);
+  pdl_wait();
+  pdl_launch();
+  if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;
+  if (lane < K) {
+    slotBase = downPtrs[ids[lane]];
+    slotW = wts[lane];
+  }
+  if (valid(q) && !early) load_row<MAXL>(u, rowPtr(q), I8, lane);
+  while (valid(q)) {
+    const int t = taskRow(q), o = taskOut(q);
+    const float d = dot_staged<MAXL>(u, (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I)), I8, lane);
+    const int qn = next(q);
+    if (valid(qn)) load_row<MAXL>(u, rowPtr(qn), I8, lane);
+    const float v = warp_sum(d);
+    if (lane == 0) vals[o][t] = v;
+    q = qn;
+  }
+  __syncthreads();
+  if (warp != 0) return;
+  // lane j < MD_OPB: output ob + j in the canonical order (every lane runs the loop for the shuffles)
+  const int o = ob + lane;
+  float routed = 0.f, shared = 0.f;
+  for (int t = 0; t < R; t++) {
+    const float v = lane < MD_OPB ? vals[lane][t] : 0.f;
+    if (t < S) shared += v;
+    else routed += __shfl_sync(FULL_MASK, slotW, t - S) * v;
+  }
+  if (lane < MD_OPB && o < H) {
+    const float moe = routed + shared;
+    out[o] = resid ? resid[o] + moe : moe;
+  }
+}
+
 // The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.
 extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pf0(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {

@@ -73,6 +73,11 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
     c.kernels.launch('moe_down1_res_l8_hy', moeDown1Grid(c, H, 8), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null], 4 * 8 * 512);
     return true;
   }
+  if (!a.kernel && lanes === 8 && S + K <= 32 && process.env.NEMOTRON_CUDA_DOWN_B3 === '1') {
+    // tuning: 3 outputs per 4-warp block, 6 rows per warp (kernels/moe_down1.cu)
+    c.kernels.launch('moe_down1_res_l8_b3', Math.ceil(H / 3), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
+    return true;
+  }
   // tuning: each output's rows in a rotated order, so the grid's warps do not all read one act slice at once
   const rot = !a.kernel && lanes === 8 && S + K <= 32 && process.env.NEMOTRON_CUDA_DOWN_ROT === '1';
   c.kernels.launch(rot ? 'moe_down1_res_l8_rot' : a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
