@@ -124,9 +124,9 @@ describeCuda('moe_down1_res: the batch-1 MoE tail in one launch', () => {
     }
     // rows in a rotated order per output (NEMOTRON_CUDA_DOWN_ROT=1), or 3 outputs per block (NEMOTRON_CUDA_DOWN_B3=1):
     // summed in the canonical order, the same bits
-    for (const [knob, kernel] of [['NEMOTRON_CUDA_DOWN_ROT', 'moe_down1_res_l8_rot'], ['NEMOTRON_CUDA_DOWN_B3', 'moe_down1_res_l8_b3']]) {
+    for (const [knob, value, kernel] of [['NEMOTRON_CUDA_DOWN_ROT', '1', 'moe_down1_res_l8_rot'], ['NEMOTRON_CUDA_DOWN_ROT', 's', 'moe_down1_res_l8_rots'], ['NEMOTRON_CUDA_DOWN_B3', '1', 'moe_down1_res_l8_b3']]) {
       const saved = process.env[knob];
-      process.env[knob] = '1';
+      process.env[knob] = value;
       try {
         const o = g.alloc([H]);
         const { names } = launched(g, () => moeDown1Res(g, args(s, s.dev.resid.ptr, o.ptr)));

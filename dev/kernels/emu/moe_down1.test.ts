@@ -82,6 +82,8 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     ['moe_down1_res_l8_rot', 50, 264, 1, [2, 4], 1, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
     ['moe_down1_res_l8_rot', 19, 24, 3, [], 2, 0], // shared expert only
     ['moe_down1_res_l8_rot', 21, 2048, 0, [1, 4], 2, 0], // routed only
+    ['moe_down1_res_l8_rots', 37, 40, 2, [3, 0, 5], 2, EMU_FLAGS.reverseThreads], // shared chunks rotated only
+    ['moe_down1_res_l8_rots', 19, 24, 3, [], 2, 0],
     ['moe_down1_res_l8_b3', 37, 40, 2, [3, 0, 5], 13, EMU_FLAGS.reverseThreads], // 3 outputs per block: the last block has one
     ['moe_down1_res_l8_b3', 50, 264, 1, [2, 4], 17, EMU_FLAGS.reverseBlocks],
     ['moe_down1_res_l8_b3', 19, 24, 3, [], 7, 0], // shared expert only
@@ -114,6 +116,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     const a = run('moe_down1_res_l8_pf0');
     expect(relErr(new Float32Array(a.buffer), reference(p, true))).toBeLessThanOrEqual(1e-5);
     expect(Array.from(run('moe_down1_res_l8_rot'))).toEqual(Array.from(a));
+    expect(Array.from(run('moe_down1_res_l8_rots'))).toEqual(Array.from(a));
     const b3 = e.alloc(H * 4);
     e.launch('moe_down1_res_l8_b3', Math.ceil(H / 3), 128, [d.act, d.ids, d.wts, d.table, d.downS, d.resid, b3, ids.length, S, H, I, S * I, null]);
     expect(Array.from(new Uint32Array(e.download(b3, new Float32Array(H)).buffer))).toEqual(Array.from(a));

@@ -120,8 +120,12 @@ extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const
 // row 4.4 us after the wait, though the row was loaded before it. Each row's sum is kept in lane t (row t of the
 // canonical order) and the output is summed in the canonical order at its end: the same bits as the unrotated
 // kernel. Needs R = S + K <= 32.
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
-                                                                           const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
+// _rots rotates the shared chunks only: at each step the grid's warps then read whole downS rows between them (warp o
+// chunk o % S), where the canonical order has every warp read chunk t of its row, half of each 7.4 KB row at a
+// stride; the routed slots stay in order, so the warps read consecutive rows of one expert.
+template <bool ROUTED>
+__device__ __forceinline__ void moe_down1_res_rot_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                       float* out, int K, int S, int H, int I, int Is, int* clear) {
   constexpr int MAXL = 8;
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
@@ -130,7 +134,7 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(co
   u64 slotBase = 0;
   float slotW = 0.f;
   // the canonical row t of output oo at step i: shared chunks first (from oo % S), then routed slots (from oo % K)
-  auto rowOf = [&](int oo, int i) { return i < S ? (i + oo) % S : S + (i - S + oo) % K; };
+  auto rowOf = [&](int oo, int i) { return i < S ? (i + oo) % S : ROUTED ? S + (i - S + oo) % K : i; };
   auto rowPtr = [&](int oo, int t) -> const bf16* {
     if (t < S) return downS + (long long)oo * Is + (long long)t * I;
     return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)oo * I;
@@ -173,6 +177,14 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(co
     o = on, i = in;
   }
 }
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
+                                                                           const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_rot_impl<true>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
+}
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
+                                                                            const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
+  moe_down1_res_rot_impl<false>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
+}
 
 // Only the first output's other shared chunks pulled into L2, before the wait (tuning: NEMOTRON_CUDA_MOE_DOWN1_PF=w):
 // in a traced step the down1 blocks start 5-11 us before their wait, while moe_up1's last rows leave the memory
@@ -185,9 +197,9 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pfw(co
 // moe_down1_res with a block of 4 warps over 3 outputs (24 rows at the Nano shape, 6 per warp) instead of a warp
 // per output (8 rows): 3584 warps (896 blocks, all resident at 7 per SM) keep a row each in flight, 13.3 MB
 // against 10, and each warp's chain is 6 dependent rows, not 8. In a traced H200 step every row of the warp-per-
-// output kernel took 2.8 us (one 3.7 KB row in flight per warp, 3.55 TB/s). The block's tasks: the outputs' shared
-// chunks first (chunk-major: every warp's first row is one, loaded before pdl_wait), then their routed slots;
-// warp w takes tasks w, w + 4, ... Each row's sum goes to shared memory, and lane j of warp 0 sums output j's rows
+// output kernel took 2.8 us (one 3.7 KB row in flight per warp, 3.55 TB/s). The block's tasks are row-major (every
+// warp's first row is a shared chunk when S >= 2, loaded before pdl_wait); warp w takes tasks w, w + 4, ... Each
+// row's sum goes to shared memory, and lane j of warp 0 sums output j's rows
 // in the canonical order (moe_down1_res_impl's: shared chunks, then routed slots): the same bits.
 // Needs R = S + K <= 32. grid: ceil(H / 3); block 128; no dynamic shmem.
 #define MD_OPB 3
@@ -199,9 +211,10 @@ extern "C" __global__ void PDL __launch_bounds__(128, 7) moe_down1_res_l8_b3(con
   const int I8 = I >> 3, R = S + K, T = MD_OPB * R, ob = blockIdx.x * MD_OPB;
   u64 slotBase = 0;
   float slotW = 0.f;
-  // task q -> (local output, row t): shared chunks chunk-major, then each output's routed slots
-  auto taskOut = [&](int q) { return q < MD_OPB * S ? q % MD_OPB : (q - MD_OPB * S) / K; };
-  auto taskRow = [&](int q) { return q < MD_OPB * S ? q / MD_OPB : S + (q - MD_OPB * S) % K; };
+  // task q -> (local output, row t), row-major: at each step the grid's warps read the same row t (one expert) of
+  // neighbouring outputs (an output-major order had them read rows 3 apart: 2.352 against 2.266 ms per step)
+  auto taskOut = [&](int q) { return q % MD_OPB; };
+  auto taskRow = [&](int q) { return q / MD_OPB; };
   auto valid = [&](int q) { return q < T && ob + taskOut(q) < H; };
   auto rowPtr = [&](int q) -> const bf16* {
     const int o = ob + taskOut(q), t = taskRow(q);

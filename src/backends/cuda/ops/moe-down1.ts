@@ -79,7 +79,9 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
     return true;
   }
   // tuning: each output's rows in a rotated order, so the grid's warps do not all read one act slice at once
-  const rot = !a.kernel && lanes === 8 && S + K <= 32 && process.env.NEMOTRON_CUDA_DOWN_ROT === '1';
-  c.kernels.launch(rot ? 'moe_down1_res_l8_rot' : a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
+  // (s: the shared chunks only)
+  const rotKnob = process.env.NEMOTRON_CUDA_DOWN_ROT;
+  const rot = !a.kernel && lanes === 8 && S + K <= 32 && (rotKnob === '1' || rotKnob === 's') ? (rotKnob === 's' ? 'moe_down1_res_l8_rots' : 'moe_down1_res_l8_rot') : null;
+  c.kernels.launch(rot ?? a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
