@@ -113,7 +113,7 @@ extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1_p(const fl
 // groups computes group k's, as mamba_step's last block would), xn = (w g) inv, and dots its row with xn exactly
 // as gemv_bf16_n1 dots its row with mamba_step's normalised output: the same bits. The grid's threads shift the
 // B/C conv state, a channel each (the first 2 groups 128 threads at the Nano shape). Needs K % 8 == 0, normalisation groups of gs = K / groups columns with gs % 8
-// == 0, groups <= 32, heads <= 64; x, W 16-byte aligned. grid: ceil(M / 8); block 256.
+// == 0, groups <= 32; x, W 16-byte aligned. grid: ceil(M / 8); block 256.
 extern "C" __global__ void PDL gemv_bf16_n1_gn(const float* x, const bf16* W, float* y, int K, int M, const float* partial, const float* normW, float eps, int heads,
                                                int P, int groups, const float* proj, int ld, int convK, const u64* convStates) {
   const int lane = threadIdx.x & 31;
@@ -125,7 +125,7 @@ extern "C" __global__ void PDL gemv_bf16_n1_gn(const float* x, const bf16* W, fl
   for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < 2 * groups * 128; c += gridDim.x * blockDim.x) ms_shift_bc(proj, ld, convStates, 0, heads * P, c, convK - 1);
   if (m >= M) return;
   const int gs = K / groups;
-  const float invL = ms_group_inv_warp(partial, heads, groups, gs, eps, lane);  // lane g < groups: group g's
+  const float invL = lane < groups ? ms_group_inv(partial, lane, heads / groups, gs, eps) : 0.f;
   const uint4* w8 = (const uint4*)(W + (long long)m * K);
   const int K8 = K >> 3;
   float acc = 0.f;

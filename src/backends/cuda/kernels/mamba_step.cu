@@ -204,12 +204,8 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     }
   };
   loadGroup(0);  // issued with the partials' loads: one round trip, not two
-  // the group's partials, every one loaded at once (a summing loop over __ldcg was one round trip per head), then
-  // summed in head order
-  if (tid < hpg) sG[tid] = __ldcg(partial + (long long)s * heads + g * hpg + tid);
-  __syncthreads();
   float tot = 0.f;
-  for (int k = 0; k < hpg; k++) tot += sG[k];
+  for (int k = 0; k < hpg; k++) tot += __ldcg(partial + (long long)s * heads + g * hpg + k);
   const float inv = 1.f / sqrtf(tot / gs + eps);
   for (int base = 0; base < gs; base += 4 * 256) {
     if (base) loadGroup(base);
@@ -231,16 +227,10 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
 // group's B/C conv state (2 x 128 channels, one per thread). grid: (groups, N); block 256.
 extern "C" __global__ void PDL mamba_norm_finish(const float* proj, int ld, const float* normW, float* out, const float* partial, int heads, int P, int groups,
                                                  int K, float eps, const u64* convStates) {
-  __shared__ float sInv;
   pdl_wait();
   pdl_launch();
   const int g = blockIdx.x, s = blockIdx.y, hpg = heads / groups, gs = hpg * P, dInner = heads * P, gn = groups * 128;
-  if (threadIdx.x < 32) {
-    const float v = ms_group_inv_warp(partial + (long long)s * heads, heads, groups, gs, eps, threadIdx.x);
-    if (threadIdx.x == g) sInv = v;
-  }
-  __syncthreads();
-  const float inv = sInv;
+  const float inv = ms_group_inv(partial + (long long)s * heads, g, hpg, gs, eps);
   float* og = out + (long long)s * dInner + g * gs;
   for (int j = threadIdx.x; j < gs; j += blockDim.x) og[j] = normW[g * gs + j] * og[j] * inv;
   const int c = threadIdx.x < 128 ? g * 128 + threadIdx.x : gn + g * 128 + (threadIdx.x - 128);

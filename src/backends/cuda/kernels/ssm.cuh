@@ -32,19 +32,10 @@ __device__ __forceinline__ void butterfly(float* v, int lane) {
 
 // ---- mamba_step's deferred tail (deferNorm), shared with the out_proj GEMV that takes it (gemv.cu) --------------
 #define MS_CONV_MAX 8  // conv kernel width (mamba_step's MS_MAX_K)
-// Group g's inverse RMS from the head partials, summed in head order (mamba_step's last block sums the same values
-// in the same order), by a whole warp: every lane loads two partials at once (heads <= 64), then lane g gathers its
-// group's by shuffles; a loop of dependent-looking loads was one L2 round trip per head. Lanes >= groups get junk.
-__device__ __forceinline__ float ms_group_inv_warp(const float* partialRow, int heads, int groups, int gs, float eps, int lane) {
-  const float v0 = lane < heads ? __ldcg(partialRow + lane) : 0.f;
-  const float v1 = lane + 32 < heads ? __ldcg(partialRow + lane + 32) : 0.f;
-  const int hpg = heads / groups;
+// The group's inverse RMS exactly as mamba_step's last block computes it: the head partials summed in head order.
+__device__ __forceinline__ float ms_group_inv(const float* partialRow, int g, int hpg, int gs, float eps) {
   float tot = 0.f;
-  for (int k = 0; k < hpg; k++) {
-    const int i = (lane < groups ? lane : 0) * hpg + k;
-    const float a = __shfl_sync(FULL_MASK, v0, i & 31), b = __shfl_sync(FULL_MASK, v1, i & 31);
-    tot += i < 32 ? a : b;
-  }
+  for (int k = 0; k < hpg; k++) tot += __ldcg(partialRow + g * hpg + k);
   return 1.f / sqrtf(tot / gs + eps);
 }
 // Shifts the B/C conv state of channel c (a B/C channel index, 0 <= c < 2 groups 128) of row s by one step: the

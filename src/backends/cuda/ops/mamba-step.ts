@@ -78,7 +78,7 @@ export function mambaMixerStep(
   // the kernel's fixed shape: 256 threads = the group's 2 x 128 B/C channels, 8 warps x 8 state rows >= P,
   // norm groups = SSM groups (the last head-block of a group normalises it). proj is read one float per thread, so
   // any alignment and row stride will do.
-  const fits = stateSize === 128 && P >= 1 && P <= 64 && heads % groups === 0 && heads / groups <= 64 && groups <= MAX_GROUPS && K >= 2 && K <= 8
+  const fits = stateSize === 128 && P >= 1 && P <= 64 && heads % groups === 0 && groups <= MAX_GROUPS && K >= 2 && K <= 8
     && p.dInner === heads * P && p.convDim === p.dInner + 2 * groups * stateSize && p.normGroupSize === (heads / groups) * P
     && proj.dtype === 'f32' && proj.cols === p.dInner + p.convDim + heads && p.convW.shape[0] === p.convDim;
   // contiguous f32 states; float4 accesses of the ssm state rows (pool allocations: 256-byte aligned)
@@ -94,7 +94,7 @@ export function mambaMixerStep(
   const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
   const convSt = c.dev.meta.u64(states.map((s) => s.conv.ptr));
   const ssmSt = c.dev.meta.u64(states.map((s) => s.ssm.ptr));
-  const defer = N === 1 && heads <= 64 && deferTail(); // the tail's kernels gather the partials in one warp
+  const defer = N === 1 && deferTail();
   c.kernels.launch('mamba_step', [heads, N], 256, [
     proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, tickets(c),
     heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt, defer ? 1 : 0,
