@@ -5,7 +5,6 @@
 // so the weight stream of this GEMV overlaps the tail of the kernel before it.
 #include "common.cuh"
 #include "gemv1.cuh"  // load_row, slot_issue, slot_wait
-#include "ssm.cuh"    // ms_group_inv, ms_shift_bc (mamba_step's deferred tail)
 
 template <typename WT, int NT>
 __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M) {
@@ -106,53 +105,4 @@ extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1_p(const fl
     TRACE_MARK(0);  // the row's dot done
     if (lane == 0) y[m] = s;
   }
-}
-
-// Mamba's out_proj with mamba_step's deferred tail (deferNorm) at batch 1: x is the gated y (g = y silu(z)) not yet
-// normalised; each warp normalises it on the fly with the group's inverse RMS from the head partials (lane k <
-// groups computes group k's, as mamba_step's last block would), xn = (w g) inv, and dots its row with xn exactly
-// as gemv_bf16_n1 dots its row with mamba_step's normalised output: the same bits. The grid's threads shift the
-// B/C conv state, a channel each (the first 2 groups 128 threads at the Nano shape). Needs K % 8 == 0, normalisation groups of gs = K / groups columns with gs % 8
-// == 0, groups <= 32; x, W 16-byte aligned. grid: ceil(M / 8); block 256.
-extern "C" __global__ void PDL gemv_bf16_n1_gn(const float* x, const bf16* W, float* y, int K, int M, const float* partial, const float* normW, float eps, int heads,
-                                               int P, int groups, const float* proj, int ld, int convK, const u64* convStates) {
-  const int lane = threadIdx.x & 31;
-  const int m = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  if (m < M) prefetch_l2(W + (long long)m * K, (long long)K * 2, lane, 32);
-  prefetch_l1(normW, (long long)K * 4, threadIdx.x, blockDim.x);  // a weight, read with x after the wait
-  pdl_wait();
-  pdl_launch();
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < 2 * groups * 128; c += gridDim.x * blockDim.x) ms_shift_bc(proj, ld, convStates, 0, heads * P, c, convK - 1);
-  if (m >= M) return;
-  const int gs = K / groups;
-  const float invL = lane < groups ? ms_group_inv(partial, lane, heads / groups, gs, eps) : 0.f;
-  const uint4* w8 = (const uint4*)(W + (long long)m * K);
-  const int K8 = K >> 3;
-  float acc = 0.f;
-  for (int base = 0; base < K8; base += 32 * 16) {  // dot_row_bf16_1's loads and order
-    uint4 u[16];
-#pragma unroll
-    for (int j = 0; j < 16; j++) {
-      const int c = base + lane + 32 * j;
-      if (c < K8) u[j] = ld_stream(w8 + c);
-    }
-#pragma unroll
-    for (int j = 0; j < 16; j++) {
-      const int c = base + lane + 32 * j;
-      const float inv = __shfl_sync(FULL_MASK, invL, min(c * 8 / gs, 31));
-      if (c < K8) {
-        float f[8];
-        unpack8(u[j], f);
-        const float4* xp = (const float4*)(x + c * 8);
-        const float4* wp = (const float4*)(normW + c * 8);
-        const float4 xa = xp[0], xb = xp[1], wa = wp[0], wb = wp[1];
-        float4 a, b;
-        a.x = wa.x * xa.x * inv, a.y = wa.y * xa.y * inv, a.z = wa.z * xa.z * inv, a.w = wa.w * xa.w * inv;
-        b.x = wb.x * xb.x * inv, b.y = wb.y * xb.y * inv, b.z = wb.z * xb.z * inv, b.w = wb.w * xb.w * inv;
-        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-      }
-    }
-  }
-  const float s = warp_sum(acc);
-  if (lane == 0) y[m] = s;
 }

@@ -22,14 +22,11 @@
 //    ticket for the next launch (graph replay). Other blocks' data is read with __ldcg (L2, not a stale L1).
 // early: the weights are float32 copies that finished before this step's predecessor, so they may be loaded
 // before pdl_wait (otherwise after it: a copy made in this step may still be in flight).
-// tickets: [N, groups] ints, zero between launches. deferNorm: stop after 3.'s partial (no ticket): g stays in out
-// unnormalised and the group's B/C conv state unshifted, for mamba_norm_finish or gemv_bf16_n1_gn (below) to do;
-// the last block's tail (the partials' and the group's round trip, then the stores) was about half of mamba_step's
-// time after its wait in a traced H200 step. grid: (heads, N); block 256.
+// tickets: [N, groups] ints, zero between launches. grid: (heads, N); block 256.
 extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     const float* proj, int ld, const float* convW, const float* convB, const float* aLog, const float* Dv, const float* dtBias,
     const float* normW, float* out, float* partial, int* tickets, int heads, int P, int groups, int K, float dtMin, float dtMax,
-    float eps, int early, const u64* convStates, const u64* ssmStates, int deferNorm) {
+    float eps, int early, const u64* convStates, const u64* ssmStates) {
   __shared__ __align__(16) float sB[128];
   __shared__ __align__(16) float sC[128];
   __shared__ float sX[64], sZ[64], sG[64];  // x after conv, silu(z), g = y silu(z) of the head's channels
@@ -152,22 +149,6 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     q = warp_sum(q);
     if (lane == 0) partial[(long long)s * heads + h] = q;
   }
-  if (deferNorm) {
-    // the group norm and the B/C conv-state shift are left to the next kernel (mamba_norm_finish or
-    // gemv_bf16_n1_gn, which read g and the partials after their wait): no fence, no ticket, no last block
-#pragma unroll
-    for (int r = 0; r < MS_ROWS; r++) {
-      const int p = 8 * r + warp;
-      if (p < P) S[32 * p] = st[r];
-    }
-    if (hasX) {
-      float* sx = cs + (long long)cX * Km;
-#pragma unroll
-      for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
-      sx[Km - 1] = vX;
-    }
-    return;
-  }
   __threadfence();
   __syncthreads();
   int* ticket = tickets + s * groups + g;
@@ -220,19 +201,4 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sbc[j] = winBC[j + 1];
   sbc[Km - 1] = vBC;
   if (tid == 0) *ticket = 0;
-}
-
-// ---- the deferred tail of mamba_step (deferNorm) --------------------------------------------------------------
-// The tail alone (when no fused GEMV takes it): block (g, s) normalises group g of row s in out and shifts the
-// group's B/C conv state (2 x 128 channels, one per thread). grid: (groups, N); block 256.
-extern "C" __global__ void PDL mamba_norm_finish(const float* proj, int ld, const float* normW, float* out, const float* partial, int heads, int P, int groups,
-                                                 int K, float eps, const u64* convStates) {
-  pdl_wait();
-  pdl_launch();
-  const int g = blockIdx.x, s = blockIdx.y, hpg = heads / groups, gs = hpg * P, dInner = heads * P, gn = groups * 128;
-  const float inv = ms_group_inv(partial + (long long)s * heads, g, hpg, gs, eps);
-  float* og = out + (long long)s * dInner + g * gs;
-  for (int j = threadIdx.x; j < gs; j += blockDim.x) og[j] = normW[g * gs + j] * og[j] * inv;
-  const int c = threadIdx.x < 128 ? g * 128 + threadIdx.x : gn + g * 128 + (threadIdx.x - 128);
-  if (threadIdx.x < 256) ms_shift_bc(proj, ld, convStates, s, dInner, c, K - 1);
 }

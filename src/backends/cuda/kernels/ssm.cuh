@@ -1,4 +1,4 @@
-// ssm.cuh: pieces of the Mamba-2 scan shared by ssm.cu, mamba_step.cu and gemv.cu (mamba_step's deferred tail).
+// ssm.cuh: pieces of the Mamba-2 scan shared by ssm.cu and mamba_step.cu.
 #pragma once
 #include "common.cuh"
 
@@ -29,25 +29,3 @@ __device__ __forceinline__ void butterfly(float* v, int lane) {
     v[k] = keep + __shfl_xor_sync(FULL_MASK, send, O);
   }
 }
-
-// ---- mamba_step's deferred tail (deferNorm), shared with the out_proj GEMV that takes it (gemv.cu) --------------
-#define MS_CONV_MAX 8  // conv kernel width (mamba_step's MS_MAX_K)
-// The group's inverse RMS exactly as mamba_step's last block computes it: the head partials summed in head order.
-__device__ __forceinline__ float ms_group_inv(const float* partialRow, int g, int hpg, int gs, float eps) {
-  float tot = 0.f;
-  for (int k = 0; k < hpg; k++) tot += __ldcg(partialRow + g * hpg + k);
-  return 1.f / sqrtf(tot / gs + eps);
-}
-// Shifts the B/C conv state of channel c (a B/C channel index, 0 <= c < 2 groups 128) of row s by one step: the
-// window drops its oldest value and takes this step's input, as mamba_step's last block does.
-__device__ __forceinline__ void ms_shift_bc(const float* proj, int ld, const u64* convStates, int s, int dInner, int c, int Km) {
-  float* cs = (float*)convStates[s] + (long long)(dInner + c) * Km;
-  const float v = proj[(long long)s * ld + dInner + dInner + c];  // z | xBC: channel dInner + c of xBC
-  float w[MS_CONV_MAX - 1];
-#pragma unroll
-  for (int j = 0; j < MS_CONV_MAX - 2; j++) if (j < Km - 1) w[j] = __ldcg(cs + j + 1);
-#pragma unroll
-  for (int j = 0; j < MS_CONV_MAX - 2; j++) if (j < Km - 1) cs[j] = w[j];
-  cs[Km - 1] = v;
-}
-
