@@ -292,14 +292,11 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [true, 'fused'],
     [false, 'fused'],
     [true, 'split, bases early'],
-    [true, 'split, polling router'],
-    [false, 'split, polling router'],
   ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
-    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_UP_EARLY', 'NEMOTRON_CUDA_ROUTER_POLL'];
+    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_UP_EARLY'];
     const saved = knobs.map((k) => process.env[k]);
     process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
     process.env.NEMOTRON_CUDA_UP_EARLY = mode === 'split, bases early' ? '1' : '0';
-    process.env.NEMOTRON_CUDA_ROUTER_POLL = mode === 'split, polling router' ? '1' : '0';
     try {
       for (let rep = 0; rep < (mode === 'split' ? 1 : 2); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
     } finally {

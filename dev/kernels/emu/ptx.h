@@ -49,17 +49,8 @@ inline u32 sreg_smid() { return 0; }
 inline void mov_u64(u64& d, u64 s) { d = s; }
 inline void mov_u32(u32& d, u32 s) { d = s; }
 
-// ---- acquire load (device counters), relaxed 64-bit load and store (published values)
+// ---- acquire load (device counters)
 inline void ld_acquire_gpu_global_u32(u32& d, const void* p) { d = __atomic_load_n((const u32*)p, __ATOMIC_ACQUIRE); }  // reloaded every spin
-inline void ld_relaxed_gpu_global_u64(u64& d, const void* p) {
-  if ((uintptr_t)p & 7) emu::fail("ld.relaxed.u64 of a misaligned address");
-  d = __atomic_load_n((const u64*)p, __ATOMIC_RELAXED);
-  if (emu::flags & emu::COOPERATIVE) emu::wait(emu::SPIN);  // a poll: let the other blocks run
-}
-inline void st_relaxed_gpu_global_u64(const void* p, u64 v) {
-  if ((uintptr_t)p & 7) emu::fail("st.relaxed.u64 of a misaligned address");
-  __atomic_store_n((u64*)p, v, __ATOMIC_RELAXED);
-}
 
 // ---- cp.async: the source is read at issue, the destination written when a wait_group lets the group land
 // (or at once with the EARLY_COPIES flag), so reading shared memory before the wait shows up as stale data.

@@ -118,15 +118,6 @@ __device__ __forceinline__ u32 ld_acquire_u32(const u32* p) {
   asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
   return v;
 }
-// Relaxed GPU-scope 64-bit load and store: a value published in one access (no tearing), with no ordering cost.
-__device__ __forceinline__ unsigned long long ld_relaxed_u64(const unsigned long long* p) {
-  unsigned long long v;
-  asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ void st_relaxed_u64(unsigned long long* p, unsigned long long v) {
-  asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
-}
 // Pulls [p, p + bytes) into L2 (one prefetch per 128-byte line, spread over `nthreads` threads starting at `tid`).
 __device__ __forceinline__ void prefetch_l2(const void* p, long long bytes, int tid, int nthreads) {
   const char* c = (const char*)p;

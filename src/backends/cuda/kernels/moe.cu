@@ -30,26 +30,14 @@ struct NormIn {
 // 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
 // ticket; it resets the counter) runs the top-k of every token. counter: one int, zero between launches.
 // grid: ceil(E / 2) of 256 threads, or E of 128.
-// Poll (batch 1, router_topk_norm_poll_bf16): no ticket. Every block stores its logits as (epoch + 1) << 32 | bits
-// into slots[e] (one relaxed 64-bit store, no fence), and block 0's warp 0 polls the E slots until each carries this
-// launch's epoch, then runs the top-k and stores epoch + 1 for the next launch (read before the wait: it was written
-// at least two launches back). The ticket chain (fence, atomic, fence, the logits' load) cost three L2 round trips
-// while moe_up1's shared rows saturate memory: 7.2 us from the router's wait to its end in a traced H200 step.
-struct PollIn {
-  unsigned long long* slots;  // [E]
-  const u32* epochIn;
-  u32* epochOut;  // the same int
-};
-
 template <typename WT, bool TOPK = true>
 __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
                                                  int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale,
-                                                 const NormIn* norm = nullptr, const PollIn* poll = nullptr) {
+                                                 const NormIn* norm = nullptr) {
   __shared__ float part[8][16];
   __shared__ float cs[8][256];
   __shared__ int last;
   pdl_launch_early();
-  const u32 ep = poll && threadIdx.x < 32 ? __ldcg(poll->epochIn) + 1u : 0u;  // this launch's epoch (see PollIn)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, epb = blockDim.x >> 7;  // experts per block: 1 or 2
   const int e = blockIdx.x * epb + (warp >> 2), q = warp & 3;
   const int per = ((H + 3) / 4 + 7) & ~7;  // quarter of H, a multiple of 8 (16-byte loads)
@@ -111,28 +99,9 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   __syncthreads();
   if (threadIdx.x < epb * 16) {
     const int j = threadIdx.x >> 4, t = threadIdx.x & 15, ee = blockIdx.x * epb + j;
-    if (ee < E && t < N) {
-      const float v = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
-      logits[(long long)t * E + ee] = v;
-      if (poll) st_relaxed_u64(poll->slots + ee, (unsigned long long)ep << 32 | __float_as_uint(v));  // N == 1
-    }
+    if (ee < E && t < N) logits[(long long)t * E + ee] = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
   }
   if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
-  if (poll) {
-    if (blockIdx.x != 0 || warp != 0) return;
-    __syncwarp();  // this block's own slots were stored by lanes of this warp
-    unsigned spins = 0;
-    for (int j = lane; j < E; j += 32) {
-      unsigned long long v;
-      while (((v = ld_relaxed_u64(poll->slots + j)) >> 32) != ep)
-        if (++spins > (1u << 26)) __trap();  // a block that never stores: a grid larger than the GPU can ever place
-      cs[0][j] = __uint_as_float((u32)v);
-    }
-    __syncwarp();
-    topk_token(cs[0], bias, ids, wts, E, K, nGroup, topkGroup, normTopk, scale, cs[0], lane);
-    if (lane == 0) *poll->epochOut = ep;
-    return;
-  }
   __threadfence();
   __syncthreads();
   TRACE_MARK(1);  // logits stored and fenced
@@ -161,16 +130,6 @@ extern "C" __global__ void PDL router_topk_norm_bf16(const float* a, const float
                                                      int nGroup, int topkGroup, int normTopk, float scale) {
   const NormIn norm = {a, b, h, nw, eps, u};
   router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
-}
-// router_topk_norm_bf16 without the ticket: block 0 polls the other blocks' logits (PollIn). slots: E u64, epoch: one
-// u32 (both zero before the first launch; the kernel keeps them consistent for the next). grid: ceil(E / 2); block
-// 256; shmem H * 4.
-extern "C" __global__ void PDL router_topk_norm_poll_bf16(const float* a, const float* b, float* h, const float* nw, float eps, float* u, const bf16* gate,
-                                                          const float* bias, float* logits, int* ids, float* wts, unsigned long long* slots, u32* epoch,
-                                                          int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale) {
-  const NormIn norm = {a, b, h, nw, eps, u};
-  const PollIn poll = {slots, epoch, epoch};
-  router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, nullptr, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm, &poll);
 }
 // The logits of router_topk_norm_bf16 alone (no ticket, no top-k): moe_up1_topk runs the top-k in every warp,
 // beside its first (shared expert) rows, so the router's serial tail leaves the critical path.

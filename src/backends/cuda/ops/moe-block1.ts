@@ -108,12 +108,7 @@ export function moeLayer1(
   // the router on its own (64 blocks; about 9.7 us per layer on the critical path in a traced step), then every up
   // row in moe_up1, whose first (shared) rows load while the router runs
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
-  if (norm && process.env.NEMOTRON_CUDA_ROUTER_POLL === '1') {
-    // tuning: no ticket; block 0 polls the other blocks' logits (kernels/moe.cu, PollIn)
-    const slots = ticketBuffer(c, `routerPollSlots:${E}`, 2 * E); // E u64
-    const epoch = ticketBuffer(c, 'routerPollEpoch', 1);
-    c.kernels.launch('router_topk_norm_poll_bf16', Math.ceil(E / 2), 256, [...normArgs, gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, slots, epoch, H, E, K, ...sel], H * 4);
-  } else if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
+  if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
   // tuning: NEMOTRON_CUDA_UP_EARLY=1 loads the routed bases right after the wait (gemv1.cu, moe_up1e_l12)
   c.kernels.launch(process.env.NEMOTRON_CUDA_UP_EARLY === '1' ? 'moe_up1e_l12' : 'moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);
