@@ -71,23 +71,16 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     ['moe_down1_res_l8', 21, 2048, 0, [1, 4], 2, EMU_FLAGS.reverseThreads], // routed only: the first row after pdl_wait
     ['moe_down1_res_l8_pf0', 37, 40, 2, [3, 0, 5], 2, 0],
     ['moe_down1_res_l8_pf2', 37, 40, 2, [3, 0, 5], 3, EMU_FLAGS.reverseBlocks],
-    ['moe_down1_res_l8_pfw', 37, 40, 3, [3, 0, 5], 3, EMU_FLAGS.reverseThreads],
     ['moe_down1_res_l12', 13, 2056, 2, [5, 1, 2, 0], 2, 0], // 257 loads per row: the 12th round has one lane
     ['moe_down1_res_l8_hy', 37, 40, 2, [3, 0, 5], 2, EMU_FLAGS.reverseThreads], // odd rows through the smem slot
     ['moe_down1_res_l8_hy', 50, 264, 1, [2, 4], 1, 0], // 3 rows per output: the pairs straddle outputs
     ['moe_down1_res_l8_hy', 19, 24, 3, [], 2, EMU_FLAGS.reverseBlocks], // shared expert only
     ['moe_down1_res_l8_hy', 21, 2048, 0, [1, 4], 2, 0], // routed only: both first rows after pdl_wait
     ['moe_down1_res_l8_hy', 9, 16, 0, [], 1, 0], // no rows: out = resid
-    ['moe_down1_res_l8_rot', 37, 40, 2, [3, 0, 5], 2, 0], // rows in a rotated order per output
-    ['moe_down1_res_l8_rot', 50, 264, 1, [2, 4], 1, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
-    ['moe_down1_res_l8_rot', 19, 24, 3, [], 2, 0], // shared expert only
-    ['moe_down1_res_l8_rot', 21, 2048, 0, [1, 4], 2, 0], // routed only
     ['moe_down1_res_l8_rots', 37, 40, 2, [3, 0, 5], 2, EMU_FLAGS.reverseThreads], // shared chunks rotated only
-    ['moe_down1_res_l8_rots', 19, 24, 3, [], 2, 0],
-    ['moe_down1_res_l8_b3', 37, 40, 2, [3, 0, 5], 13, EMU_FLAGS.reverseThreads], // 3 outputs per block: the last block has one
-    ['moe_down1_res_l8_b3', 50, 264, 1, [2, 4], 17, EMU_FLAGS.reverseBlocks],
-    ['moe_down1_res_l8_b3', 19, 24, 3, [], 7, 0], // shared expert only
-    ['moe_down1_res_l8_b3', 21, 2048, 0, [1, 4], 7, 0], // routed only: every first row after pdl_wait
+    ['moe_down1_res_l8_rots', 19, 24, 3, [], 2, 0], // shared expert only
+    ['moe_down1_res_l8_rots', 50, 264, 1, [2, 4], 1, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads], // several outputs per warp
+    ['moe_down1_res_l8_rots', 21, 2048, 0, [1, 4], 2, 0], // routed only
   ] as const)('%s: H %i, I %i, S %i, slots %j, %i blocks, flags %i', (kernel, H, I, S, ids, blocks, flags) => {
     const E = 6;
     const p = problem(H, I, S, [...ids], E, H + I + S);
@@ -104,7 +97,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     e.setFlags(0);
   });
 
-  it('moe_down1_res_l8_rot and _b3 give the bits of moe_down1_res_l8_pf0 (rows summed in the canonical order)', () => {
+  it('moe_down1_res_l8_rots gives the bits of moe_down1_res_l8_pf0 (rows summed in the canonical order)', () => {
     const [H, I, S, ids, E] = [45, 48, 2, [4, 1, 5, 0], 6];
     const p = problem(H, I, S, ids, E, 77);
     const d = upload(p, E);
@@ -115,11 +108,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     };
     const a = run('moe_down1_res_l8_pf0');
     expect(relErr(new Float32Array(a.buffer), reference(p, true))).toBeLessThanOrEqual(1e-5);
-    expect(Array.from(run('moe_down1_res_l8_rot'))).toEqual(Array.from(a));
     expect(Array.from(run('moe_down1_res_l8_rots'))).toEqual(Array.from(a));
-    const b3 = e.alloc(H * 4);
-    e.launch('moe_down1_res_l8_b3', Math.ceil(H / 3), 128, [d.act, d.ids, d.wts, d.table, d.downS, d.resid, b3, ids.length, S, H, I, S * I, null]);
-    expect(Array.from(new Uint32Array(e.download(b3, new Float32Array(H)).buffer))).toEqual(Array.from(a));
   });
 
   it.each([
@@ -146,7 +135,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     const h = e.upload(p.resid);
     call(h, h);
     expect(relErr(e.download(h, new Float32Array(H)), withResid)).toBeLessThanOrEqual(1e-5);
-    expect(launched).toEqual(['moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf0']); // the default: no prefetch
+    expect(launched).toEqual(['moe_down1_res_l8_rots', 'moe_down1_res_l8_rots', 'moe_down1_res_l8_rots']); // the default: shared chunks rotated
     e.setFlags(0);
   });
 
@@ -162,7 +151,7 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
     expect(moeDown1Res(c, { ...base, downS: t(64, 6160), I: 3080 })).toBe(false); // rows over 3072
   });
 
-  it('NEMOTRON_CUDA_MOE_DOWN1_PF picks the prefetch variant (8-load rows only)', () => {
+  it('the default kernel, and NEMOTRON_CUDA_MOE_DOWN1_PF picks the canonical-order prefetch variants (8-load rows only)', () => {
     const saved = process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
     try {
       process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = '2';
@@ -172,7 +161,8 @@ describe.skipIf(!!why)('moe_down1.cu on the CPU emulator', () => {
       process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = '1';
       expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8');
       delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
-      expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8_pf0');
+      expect(moeDown1Kernel(8)).toBe('moe_down1_res_l8_rots'); // the default
+      expect(moeDown1Kernel(8, 33)).toBe('moe_down1_res_l8_pf0'); // more rows per output than lanes
     } finally {
       if (saved === undefined) delete process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
       else process.env.NEMOTRON_CUDA_MOE_DOWN1_PF = saved;

@@ -63,7 +63,7 @@ __device__ __forceinline__ void moe_down1_res_impl(const float* act, const int* 
   const bool early = o0 < H && S > 0;
   if (early) {
     load_row<MAXL>(u, rowPtr(o0, 0), I8, lane);
-    if (PF != 0) prefetchTo(S - 1);  // the other shared chunks of the first output (PF < 0: only these)
+    if (PF > 0) prefetchTo(S - 1);  // the other shared chunks of the first output
   }
   pdl_wait();
   pdl_launch();
@@ -113,19 +113,16 @@ extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const
                                                                         float* out, int K, int S, int H, int I, int Is, int* clear) {
   moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
-// ---- rows in a rotated order per output (tuning: NEMOTRON_CUDA_DOWN_ROT=1) ----------------------------------------
-// moe_down1_res_l8_pf0 with each output's rows taken in a rotated order: shared chunks from chunk o % S, routed slots
-// from slot o % K. Every warp of the grid starts on the same act slice otherwise (58 lines read by about 2700 warps
-// right after the wait, then the next slice together): in a traced H200 step the median warp finished its first
-// row 4.4 us after the wait, though the row was loaded before it. Each row's sum is kept in lane t (row t of the
-// canonical order) and the output is summed in the canonical order at its end: the same bits as the unrotated
-// kernel. Needs R = S + K <= 32.
-// _rots rotates the shared chunks only: at each step the grid's warps then read whole downS rows between them (warp o
-// chunk o % S), where the canonical order has every warp read chunk t of its row, half of each 7.4 KB row at a
-// stride; the routed slots stay in order, so the warps read consecutive rows of one expert.
-template <bool ROUTED>
-__device__ __forceinline__ void moe_down1_res_rot_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                       float* out, int K, int S, int H, int I, int Is, int* clear) {
+// ---- the batch-1 default: each output's shared chunks in a rotated order ------------------------------------------
+// moe_down1_res_l8_pf0 with output o's shared chunks taken from chunk o % S on: at each step the grid's warps read
+// whole downS rows between them, where the canonical order has every warp read chunk t of its row (half of each
+// 7.4 KB row, at a stride); the routed slots stay in order, so the warps read consecutive rows of one expert. DRAM
+// locality counts: 2.258-2.260 against 2.265-2.268 ms per batch-1 step on an H200 (bench/cuda-decode-sweep.ts,
+// session 6), and a variant that also rotated the routed slots (rows 6 apart per expert) measured 2.278. Each row's
+// sum is kept in lane t (row t of the canonical order) and the output is summed in the canonical order at its end:
+// the same bits as moe_down1_res_l8_pf0. Needs R = S + K <= 32. grid, block: as moe_down1_res_l8.
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {
   constexpr int MAXL = 8;
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
@@ -133,8 +130,8 @@ __device__ __forceinline__ void moe_down1_res_rot_impl(const float* act, const i
   const int o0 = blockIdx.x * wpb + (threadIdx.x >> 5);
   u64 slotBase = 0;
   float slotW = 0.f;
-  // the canonical row t of output oo at step i: shared chunks first (from oo % S), then routed slots (from oo % K)
-  auto rowOf = [&](int oo, int i) { return i < S ? (i + oo) % S : ROUTED ? S + (i - S + oo) % K : i; };
+  // the canonical row t of output oo at step i: shared chunks first (from chunk oo % S), then the routed slots
+  auto rowOf = [&](int oo, int i) { return i < S ? (i + oo) % S : i; };
   auto rowPtr = [&](int oo, int t) -> const bf16* {
     if (t < S) return downS + (long long)oo * Is + (long long)t * I;
     return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)oo * I;
@@ -175,92 +172,6 @@ __device__ __forceinline__ void moe_down1_res_rot_impl(const float* act, const i
       if (resid && lane == 0 && on < H) rv = resid[on];
     }
     o = on, i = in;
-  }
-}
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rot(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
-                                                                           const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
-  moe_down1_res_rot_impl<true>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
-}
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
-                                                                            const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
-  moe_down1_res_rot_impl<false>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
-}
-
-// Only the first output's other shared chunks pulled into L2, before the wait (tuning: NEMOTRON_CUDA_MOE_DOWN1_PF=w):
-// in a traced step the down1 blocks start 5-11 us before their wait, while moe_up1's last rows leave the memory
-// system half idle, and only each warp's first row was loaded then.
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_pfw(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                           float* out, int K, int S, int H, int I, int Is, int* clear) {
-  moe_down1_res_impl<8, -1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
-}
-// ---- three outputs per block, rows spread over its four warps (tuning: NEMOTRON_CUDA_DOWN_B3=1) -----------------
-// moe_down1_res with a block of 4 warps over 3 outputs (24 rows at the Nano shape, 6 per warp) instead of a warp
-// per output (8 rows): 3584 warps (896 blocks, all resident at 7 per SM) keep a row each in flight, 13.3 MB
-// against 10, and each warp's chain is 6 dependent rows, not 8. In a traced H200 step every row of the warp-per-
-// output kernel took 2.8 us (one 3.7 KB row in flight per warp, 3.55 TB/s). The block's tasks are row-major (every
-// warp's first row is a shared chunk when S >= 2, loaded before pdl_wait); warp w takes tasks w, w + 4, ... Each
-// row's sum goes to shared memory, and lane j of warp 0 sums output j's rows
-// in the canonical order (moe_down1_res_impl's: shared chunks, then routed slots): the same bits.
-// Needs R = S + K <= 32. grid: ceil(H / 3); block 128; no dynamic shmem.
-#define MD_OPB 3
-extern "C" __global__ void PDL __launch_bounds__(128, 7) moe_down1_res_l8_b3(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS,
-                                                                          const float* resid, float* out, int K, int S, int H, int I, int Is, int* clear) {
-  constexpr int MAXL = 8;
-  __shared__ float vals[MD_OPB][32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwb = blockDim.x >> 5;
-  const int I8 = I >> 3, R = S + K, T = MD_OPB * R, ob = blockIdx.x * MD_OPB;
-  u64 slotBase = 0;
-  float slotW = 0.f;
-  // task q -> (local output, row t), row-major: at each step the grid's warps read the same row t (one expert) of
-  // neighbouring outputs (an output-major order had them read rows 3 apart: 2.352 against 2.266 ms per step)
-  auto taskOut = [&](int q) { return q % MD_OPB; };
-  auto taskRow = [&](int q) { return q / MD_OPB; };
-  auto valid = [&](int q) { return q < T && ob + taskOut(q) < H; };
-  auto rowPtr = [&](int q) -> const bf16* {
-    const int o = ob + taskOut(q), t = taskRow(q);
-    if (t < S) return downS + (long long)o * Is + (long long)t * I;
-    return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)o * I;
-  };
-  // this warp's next task after q (the last block may hold fewer outputs: their tasks are skipped)
-  auto next = [&](int q) {
-    do q += nwb;
-    while (q < T && !valid(q));
-    return q;
-  };
-  uint4 u[MAXL];
-  int q = valid(warp) ? warp : next(warp);
-  const bool early = valid(q) && taskRow(q) < S;
-  if (early) load_row<MAXL>(u, rowPtr(q), I8, lane);
-  pdl_wait();
-  pdl_launch();
-  if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;
-  if (lane < K) {
-    slotBase = downPtrs[ids[lane]];
-    slotW = wts[lane];
-  }
-  if (valid(q) && !early) load_row<MAXL>(u, rowPtr(q), I8, lane);
-  while (valid(q)) {
-    const int t = taskRow(q), o = taskOut(q);
-    const float d = dot_staged<MAXL>(u, (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I)), I8, lane);
-    const int qn = next(q);
-    if (valid(qn)) load_row<MAXL>(u, rowPtr(qn), I8, lane);
-    const float v = warp_sum(d);
-    if (lane == 0) vals[o][t] = v;
-    q = qn;
-  }
-  __syncthreads();
-  if (warp != 0) return;
-  // lane j < MD_OPB: output ob + j in the canonical order (every lane runs the loop for the shuffles)
-  const int o = ob + lane;
-  float routed = 0.f, shared = 0.f;
-  for (int t = 0; t < R; t++) {
-    const float v = lane < MD_OPB ? vals[lane][t] : 0.f;
-    if (t < S) shared += v;
-    else routed += __shfl_sync(FULL_MASK, slotW, t - S) * v;
-  }
-  if (lane < MD_OPB && o < H) {
-    const float moe = routed + shared;
-    out[o] = resid ? resid[o] + moe : moe;
   }
 }
 

@@ -23,13 +23,16 @@ export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12): number {
 }
 
 /**
- * The kernel for rows of `lanes` loads per lane: no L2 prefetch ahead (8-load rows), or as NEMOTRON_CUDA_MOE_DOWN1_PF
- * says (0, 1 or 2 rows; w: the first output's other shared chunks before the wait only; tuning knob). In a batch-1 decode step on an H200 the one-row prefetch cost 0.1 ms per step
- * (2.85 vs 2.75 ms, bench/cuda-decode-sweep.ts), as L2 prefetching did in the gemv1 kernels.
+ * The kernel for rows of `lanes` loads per lane and `rows` rows per output (S + K): for 8-load rows by default
+ * moe_down1_res_l8_rots (the shared chunks in a rotated order per output, so the warps read whole rows between them:
+ * 2.258 against 2.265 ms per batch-1 step on an H200), else no L2 prefetch ahead; NEMOTRON_CUDA_MOE_DOWN1_PF (tuning)
+ * picks the canonical order with 0, 1 or 2 rows pulled into L2 ahead (the one-row prefetch cost 0.1 ms per step,
+ * 2.85 vs 2.75 ms, bench/cuda-decode-sweep.ts, as L2 prefetching did in the gemv1 kernels).
  */
-export function moeDown1Kernel(lanes: 8 | 12): string {
-  const pf = process.env.NEMOTRON_CUDA_MOE_DOWN1_PF ?? '0';
-  return lanes === 8 && (pf === '0' || pf === '2' || pf === 'w') ? `moe_down1_res_l8_pf${pf}` : `moe_down1_res_l${lanes}`;
+export function moeDown1Kernel(lanes: 8 | 12, rows = 8): string {
+  const pf = process.env.NEMOTRON_CUDA_MOE_DOWN1_PF;
+  if (lanes === 8 && pf === undefined) return rows <= 32 ? 'moe_down1_res_l8_rots' : 'moe_down1_res_l8_pf0';
+  return lanes === 8 && (pf === '0' || pf === '2') ? `moe_down1_res_l8_pf${pf}` : `moe_down1_res_l${lanes}`;
 }
 
 export interface MoeDown1Args {
@@ -73,15 +76,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
     c.kernels.launch('moe_down1_res_l8_hy', moeDown1Grid(c, H, 8), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null], 4 * 8 * 512);
     return true;
   }
-  if (!a.kernel && lanes === 8 && S + K <= 32 && process.env.NEMOTRON_CUDA_DOWN_B3 === '1') {
-    // tuning: 3 outputs per 4-warp block, 6 rows per warp (kernels/moe_down1.cu)
-    c.kernels.launch('moe_down1_res_l8_b3', Math.ceil(H / 3), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
-    return true;
-  }
-  // tuning: each output's rows in a rotated order, so the grid's warps do not all read one act slice at once
-  // (s: the shared chunks only)
-  const rotKnob = process.env.NEMOTRON_CUDA_DOWN_ROT;
-  const rot = !a.kernel && lanes === 8 && S + K <= 32 && (rotKnob === '1' || rotKnob === 's') ? (rotKnob === 's' ? 'moe_down1_res_l8_rots' : 'moe_down1_res_l8_rot') : null;
-  c.kernels.launch(rot ?? a.kernel ?? moeDown1Kernel(lanes), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
+  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes, S + K), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
