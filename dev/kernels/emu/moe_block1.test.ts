@@ -59,14 +59,11 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
     { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: EMU_FLAGS.cooperative | EMU_FLAGS.reverseBlocks, mode: 'fused' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.cooperative | EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'fused' },
     { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.cooperative, mode: 'split' },
-    { H: 64, I: 32, Is: 64, E: 16, K: 4, nGroup: 1, topkGroup: 1, sms: 1, flags: 0, mode: 'split, bases early' },
-    { H: 128, I: 48, Is: 96, E: 32, K: 6, nGroup: 4, topkGroup: 2, sms: 2, flags: EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads, mode: 'split, bases early' },
   ])('H $H, I $I, shared $Is, top-$K of $E (groups $nGroup/$topkGroup), $sms SMs, $mode', ({ H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode }) => {
-    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_MOE_TOPK_IN_UP', 'NEMOTRON_CUDA_UP_EARLY'];
+    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_MOE_TOPK_IN_UP'];
     const saved = knobs.map((k) => process.env[k]);
     process.env.NEMOTRON_CUDA_MOE_LAYER = mode === 'fused' ? 'fused' : 'split';
     process.env.NEMOTRON_CUDA_MOE_TOPK_IN_UP = mode === 'split, top-k in moe_up1' ? '1' : '0';
-    process.env.NEMOTRON_CUDA_UP_EARLY = mode === 'split, bases early' ? '1' : '0';
     try {
       layerCase(H, I, Is, E, K, nGroup, topkGroup, sms, flags, mode);
     } finally {
@@ -122,7 +119,6 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
       fused: ['moe_router_up1_l12_b6'],
       split: ['router_topk_norm_bf16', 'moe_up1_l12'],
       'split, top-k in moe_up1': ['router_logits_norm_bf16', 'moe_up1_topk_l12'],
-      'split, bases early': ['router_topk_norm_bf16', 'moe_up1e_l12'],
     };
     expect(launched).toEqual([...heads[mode], expect.stringMatching(/^moe_down1_res/)]);
 

@@ -87,22 +87,3 @@ extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const floa
   acc = warp_sum(acc);
   if (lane == 0) y[m] = acc;
 }
-
-// gemv_bf16_n1 as a persistent grid (tuning: NEMOTRON_CUDA_GEMV_N1_P=1): at most the resident blocks (2 per SM at
-// its 127 registers), each warp walking rows m, m + nw, ... and pulling every one of them into L2 before pdl_wait,
-// where the two-wave grid left its second wave's 576 rows (of out_proj's 2688) to load from DRAM after the first
-// wave's blocks exit: in a traced H200 step its median warp finished its first dot 4.0 us after the wait, its last
-// 11.0 us (bench/cuda-step-trace.ts). The same products in the same order as gemv_bf16_n1. grid: min(ceil(M / 8),
-// 2 per SM); block 256.
-extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1_p(const float* x, const bf16* W, float* y, int K, int M) {
-  const int lane = threadIdx.x & 31, nw = gridDim.x * (blockDim.x >> 5);
-  const int m0 = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  for (int m = m0; m < M; m += nw) prefetch_l2(W + (long long)m * K, (long long)K * 2, lane, 32);
-  pdl_wait();
-  pdl_launch();
-  for (int m = m0; m < M; m += nw) {
-    const float s = warp_sum(dot_row_bf16_1(W + (long long)m * K, x, K, lane));
-    TRACE_MARK(0);  // the row's dot done
-    if (lane == 0) y[m] = s;
-  }
-}

@@ -66,36 +66,6 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12(const float* x
                                                                  int E) {
   moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);
 }
-// moe_up1_l12 whose threads k < K load routed expert k's row base (ids, then the table) into shared memory right
-// after the wait, beside the input row's staging, where moe_up1 looked ids up only when a warp reached its first routed row, after its
-// shared row's dot: in a traced H200 step its median warp finished that first row 3.4 us after the row was staged,
-// though the row was in registers before the wait (tuning: NEMOTRON_CUDA_UP_EARLY=1).
-extern "C" __global__ void PDL __launch_bounds__(128, 8) moe_up1e_l12(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is,
-                                                                     int pre, int E) {
-  extern __shared__ float4 xe4[];
-  __shared__ u64 sBase[32];  // routed expert k's up rows
-  prefetch_l1(upPtrs, (long long)E * 8, threadIdx.x, blockDim.x);  // the expert table (weights)
-  gemv1_core<12>(
-      H, Is + K * I, Is, pre,
-      [&](int r) {
-        if (r < Is) return upS + (long long)r * H;
-        const int v = r - Is;
-        return (const bf16*)sBase[v / I] + (long long)(v % I) * H;
-      },
-      [&]() {
-        // the bases' two dependent loads (ids through L2, the table from L1) overlap the staging's copies
-        const bool mine = threadIdx.x < K;
-        const int id = mine ? ids[threadIdx.x] : 0;
-        stage_row_async_nosync((float*)xe4, x, H);
-        if (mine) sBase[threadIdx.x] = upPtrs[id];
-        __syncthreads();
-      },
-      [&](int) { return (const float4*)xe4; },
-      [&](int r, float v) {
-        const float t = v > 0.f ? v : 0.f;
-        act[r] = t * t;
-      });
-}
 extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is, int pre,
                                                                  int E) {
   moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);

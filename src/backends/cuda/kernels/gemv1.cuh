@@ -2,8 +2,10 @@
 #pragma once
 #include "common.cuh"
 
-// stage_row_async without the closing barrier (the caller adds its own writes, then __syncthreads()).
-__device__ __forceinline__ void stage_row_async_nosync(float* xs, const float* x, int K) {
+// Copies x[0, K) (16-byte aligned, K % 4 == 0) into shared xs with every thread's 16-byte copies in flight at once
+// (cp.async holds no registers, so the weight row loaded before pdl_wait stays in them), then one barrier. A plain
+// load/store loop waited for each load in turn: 5-6 L2 round trips after pdl_wait in every GEMV.
+__device__ __forceinline__ void stage_row_async(float* xs, const float* x, int K) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) {
     u32 sa;
@@ -15,12 +17,6 @@ __device__ __forceinline__ void stage_row_async_nosync(float* xs, const float* x
 #else
   for (int c = threadIdx.x; c < (K >> 2); c += blockDim.x) ((float4*)xs)[c] = ((const float4*)x)[c];
 #endif
-}
-// Copies x[0, K) (16-byte aligned, K % 4 == 0) into shared xs with every thread's 16-byte copies in flight at once
-// (cp.async holds no registers, so the weight row loaded before pdl_wait stays in them), then one barrier. A plain
-// load/store loop waited for each load in turn: 5-6 L2 round trips after pdl_wait in every GEMV.
-__device__ __forceinline__ void stage_row_async(float* xs, const float* x, int K) {
-  stage_row_async_nosync(xs, x, K);
   __syncthreads();
 }
 

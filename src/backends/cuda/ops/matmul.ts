@@ -35,11 +35,6 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
     c.kernels.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], 8 * 4096);
     return;
   }
-  if (N === 1 && w.dtype === 'bf16' && K % 8 === 0 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous && process.env.NEMOTRON_CUDA_GEMV_N1_P === '1') {
-    // tuning: gemv_bf16_n1 as one persistent wave that pulls every row into L2 before its wait (gemv.cu)
-    c.kernels.launch('gemv_bf16_n1_p', Math.min(Math.ceil(M / 8), 2 * c.dev.info.multiprocessors), 256, [x.ptr, w.ptr, y, K, M]);
-    return;
-  }
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
