@@ -148,6 +148,7 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(c
     slotW = wts[lane];
   }
   if (!early) load_row<MAXL>(u, rowPtr(o0, rowOf(o0, 0)), I8, lane);
+  TRACE_MARK(0);  // ids read (the first routed row needs them)
   int o = o0, i = 0;
   float mine = 0.f;  // lane t: row t's sum of the current output
   float rv = resid && lane == 0 ? resid[o] : 0.f;
@@ -156,7 +157,11 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(c
     const float d = dot_staged<MAXL>(u, (const float4*)(act + (t < S ? (long long)t * I : Is + (long long)(t - S) * I)), I8, lane);
     int on = o, in = i + 1;
     if (in == R) on += nw, in = 0;
-    if (on < H) load_row<MAXL>(u, rowPtr(on, rowOf(on, in)), I8, lane);
+    if (on < H) {
+      load_row<MAXL>(u, rowPtr(on, rowOf(on, in)), I8, lane);
+      if (in == R - 1 && on + nw >= H) TRACE_MARK(2);  // the warp's last row issued
+    }
+    TRACE_MARK(1);  // the first row's dot done
     const float v = warp_sum(d);
     if (lane == t) mine = v;
     if (in == 0) {
