@@ -98,31 +98,66 @@ describe.skipIf(!!why)('mamba_step.cu on the CPU emulator', () => {
     return gatedRmsNorm(y, z, p.normW, p.normGroupSize, p.eps).data;
   }
 
-  it.each(cases)('$name: output and states over two steps', ({ shape, N, bias, flags = 0 }) => {
+  /** Two decode steps through the op: outputs and states after each, with the kernel names it launched. */
+  function run(c: Case, cluster: boolean) {
+    const { shape, N, bias, flags = 0 } = c;
     const { w, devParams, refParams, dev, ref, width } = setup(shape, N, bias);
     const launched: string[] = [];
     const ctx: CudaCtx = emuCtx(e, launched);
+    const steps: { out: Float32Array; want: Float32Array; conv: Float32Array[]; ssm: Float32Array[]; ref: MambaState<CpuTensor>[] }[] = [];
+    const env = process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
+    process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = cluster ? '1' : '0';
     e.setFlags(flags);
-    const segments = decode(N);
-    for (let step = 0; step < 2; step++) {
-      const proj = randn(300 + step, N * width);
-      for (let r = 0; r < N; r++) {
-        const dt = randn(400 + 10 * step + r, shape.heads, 1.5); // raw dt: some below dtMin, some above dtMax after softplus
-        proj.set(dt, r * width + w.dInner + w.convDim);
+    try {
+      const segments = decode(N);
+      for (let step = 0; step < 2; step++) {
+        const proj = randn(300 + step, N * width);
+        for (let r = 0; r < N; r++) {
+          const dt = randn(400 + 10 * step + r, shape.heads, 1.5); // raw dt: some below dtMin, some above dtMax after softplus
+          proj.set(dt, r * width + w.dInner + w.convDim);
+        }
+        const out = mambaMixerStep(ctx, emuTensor(e, proj, [N, width]), devParams, segments, dev);
+        expect(out, 'the fused step applies').not.toBeNull();
+        const want = reference(cpu(proj, [N, width]), refParams, segments, ref);
+        steps.push({
+          out: e.download(out!.ptr, new Float32Array(N * w.dInner)), want,
+          conv: dev.map((s) => e.download(s.conv.ptr, new Float32Array(s.conv.numel))),
+          ssm: dev.map((s) => e.download(s.ssm.ptr, new Float32Array(s.ssm.numel))),
+          ref: ref.map((s) => ({ conv: cpu(s.conv.data, s.conv.shape), ssm: cpu(s.ssm.data, s.ssm.shape) })),
+        });
       }
-      const out = mambaMixerStep(ctx, emuTensor(e, proj, [N, width]), devParams, segments, dev);
-      expect(out, 'the fused step applies').not.toBeNull();
-      const want = reference(cpu(proj, [N, width]), refParams, segments, ref);
-      expect(relErr(e.download(out!.ptr, new Float32Array(N * w.dInner)), want), `output, step ${step}`).toBeLessThanOrEqual(1e-4);
-      dev.forEach((s, r) => {
-        const conv = e.download(s.conv.ptr, new Float32Array(s.conv.numel));
-        const ssm = e.download(s.ssm.ptr, new Float32Array(s.ssm.numel));
-        expect(conv, `conv state of row ${r}, step ${step}`).toEqual(ref[r].conv.data); // a shift: exact
-        expect(relErr(ssm, ref[r].ssm.data), `ssm state of row ${r}, step ${step}`).toBeLessThanOrEqual(1e-5);
-      });
+    } finally {
+      e.setFlags(0);
+      if (env === undefined) delete process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
+      else process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = env;
     }
-    e.setFlags(0);
-    expect(launched).toEqual(['mamba_step', 'mamba_step']);
+    return { steps, launched };
+  }
+
+  const variants = cases.flatMap((c) => [
+    { ...c, kernel: 'mamba_step', cluster: false },
+    { ...c, kernel: 'mamba_step_cl', cluster: true },
+  ]);
+  it.each(variants)('$kernel, $name: output and states over two steps', (c) => {
+    const { steps, launched } = run(c, c.cluster);
+    steps.forEach(({ out, want, conv, ssm, ref }, step) => {
+      expect(relErr(out, want), `output, step ${step}`).toBeLessThanOrEqual(1e-4);
+      ref.forEach((r, i) => {
+        expect(conv[i], `conv state of row ${i}, step ${step}`).toEqual(r.conv.data); // a shift: exact
+        expect(relErr(ssm[i], r.ssm.data), `ssm state of row ${i}, step ${step}`).toBeLessThanOrEqual(1e-5);
+      });
+    });
+    expect(launched).toEqual([c.kernel, c.kernel]);
+  });
+
+  it.each(cases)('$name: mamba_step_cl gives the same bits as mamba_step', (c) => {
+    const a = run(c, false).steps;
+    const b = run(c, true).steps;
+    a.forEach((sa, step) => {
+      expect(b[step].out, `output, step ${step}`).toEqual(sa.out);
+      sa.ssm.forEach((x, i) => expect(b[step].ssm[i], `ssm state ${i}, step ${step}`).toEqual(x));
+      sa.conv.forEach((x, i) => expect(b[step].conv[i], `conv state ${i}, step ${step}`).toEqual(x));
+    });
   });
 
   it('declines prefill and mixed steps (null, nothing launched)', () => {

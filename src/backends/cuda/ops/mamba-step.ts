@@ -12,6 +12,11 @@ export const MAMBA_STEP_MAX_ROWS = 64;
 const MAX_GROUPS = 64;
 /** NEMOTRON_CUDA_MAMBA_STEP=0: always decline, so a benchmark can compare with the three-kernel path. */
 const disabled = () => process.env.NEMOTRON_CUDA_MAMBA_STEP === '0';
+/**
+ * The group norm inside a thread block cluster of the group's head-blocks (mamba_step_cl) where clusters launch
+ * and a group has at most 8 heads; NEMOTRON_CUDA_MAMBA_CLUSTER=0 keeps the ticket kernel (tuning, tests).
+ */
+const useCluster = (c: CudaCtx, hpg: number) => c.kernels.clustersEnabled && hpg <= 8 && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER !== '0';
 
 /** The per-(row, group) tickets: [MAX_ROWS, MAX_GROUPS] ints (the kernel resets them). */
 const tickets = (c: CudaCtx) => ticketBuffer(c, 'mambaMixer', MAMBA_STEP_MAX_ROWS * MAX_GROUPS);
@@ -47,9 +52,17 @@ export function mambaMixerStep(
   const [convW, convB, aLog, d, dtBias, normW] = weights.map((t) => (t ? c.f32(t) : null));
   for (const t of weights) if (t && t.dtype !== 'f32') seen.add(t);
   const out = c.alloc([N, p.dInner]); // [N, dInner]
-  const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
   const convSt = c.dev.meta.u64(states.map((s) => s.conv.ptr));
   const ssmSt = c.dev.meta.u64(states.map((s) => s.ssm.ptr));
+  const hpg = heads / groups;
+  if (useCluster(c, hpg)) {
+    c.kernels.launch('mamba_step_cl', [heads, N], 256, [
+      proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr,
+      heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt,
+    ], 0, hpg);
+    return out;
+  }
+  const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
   c.kernels.launch('mamba_step', [heads, N], 256, [
     proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, tickets(c),
     heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt,
