@@ -17,8 +17,8 @@ interface Shape { heads: number; P: number; groups: number; K: number }
 const NANO: Shape = { heads: 64, P: 64, groups: 8, K: 4 };
 const n = 128;
 
-/** The kernel the op launches: the cluster variant where clusters launch, unless NEMOTRON_CUDA_MAMBA_CLUSTER=0. */
-const kernelOf = (g: CudaBackend) => (g.kernels.clustersEnabled && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER !== '0' ? 'mamba_step_cl' : 'mamba_step');
+/** The kernel the op launches: the cluster variant with NEMOTRON_CUDA_MAMBA_CLUSTER=1 where clusters launch. */
+const kernelOf = (g: CudaBackend) => (g.kernels.clustersEnabled && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER === '1' ? 'mamba_step_cl' : 'mamba_step');
 
 /** Runs fn with NEMOTRON_CUDA_MAMBA_CLUSTER set to v (undefined: unset). */
 function withCluster<R>(v: string | undefined, fn: () => R): R {
@@ -162,8 +162,8 @@ describeCuda('mambaMixer (fused decode step): cuda vs the CUDA composition and c
     [1, true, false, undefined],
     [4, false, false, undefined],
     [4, true, true, undefined],
-    [1, true, false, '0'],
-    [4, true, true, '0'],
+    [1, true, false, '1'],
+    [4, true, true, '1'],
   ])('Nano shape, %i rows, conv bias %s, bf16 convW / normW %s, NEMOTRON_CUDA_MAMBA_CLUSTER=%s: three consecutive steps', (rows, bias, bf16, cl) => {
     withCluster(cl, () => {
       const m = new Mixer(gpu(), NANO, { bias, bf16 });

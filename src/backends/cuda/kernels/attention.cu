@@ -77,18 +77,21 @@ template <int W> struct Vec;
 template <> struct Vec<1> {
   float v[1];
   __device__ __forceinline__ void load(const float* p) { v[0] = *p; }
+  __device__ __forceinline__ void load_cg(const float* p) { v[0] = __ldcg(p); }
   __device__ __forceinline__ void store(float* p) const { *p = v[0]; }
   __device__ __forceinline__ void zero() { v[0] = 0.f; }
 };
 template <> struct Vec<2> {
   float v[2];
   __device__ __forceinline__ void load(const float* p) { const float2 x = *(const float2*)p; v[0] = x.x; v[1] = x.y; }
+  __device__ __forceinline__ void load_cg(const float* p) { const float2 x = __ldcg((const float2*)p); v[0] = x.x; v[1] = x.y; }
   __device__ __forceinline__ void store(float* p) const { *(float2*)p = make_float2(v[0], v[1]); }
   __device__ __forceinline__ void zero() { v[0] = v[1] = 0.f; }
 };
 template <> struct Vec<4> {
   float v[4];
   __device__ __forceinline__ void load(const float* p) { const float4 x = *(const float4*)p; v[0] = x.x; v[1] = x.y; v[2] = x.z; v[3] = x.w; }
+  __device__ __forceinline__ void load_cg(const float* p) { const float4 x = __ldcg((const float4*)p); v[0] = x.x; v[1] = x.y; v[2] = x.z; v[3] = x.w; }
   __device__ __forceinline__ void store(float* p) const { *(float4*)p = make_float4(v[0], v[1], v[2], v[3]); }
   __device__ __forceinline__ void zero() { v[0] = v[1] = v[2] = v[3] = 0.f; }
 };
@@ -353,8 +356,8 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
   typedef Cfg<HD> C;
   __shared__ __align__(16) float Os[2][16 * HD];
   __shared__ float Ms[DC_WARPS][16], Ls[DC_WARPS][16];
-  pdl_wait();  // q, k, v and the cache rows come from the kernels before
-  pdl_launch();
+  // Before pdl_wait: step metadata (items, past, the cache pointers) and the cache rows of earlier steps (written
+  // two or more launches back; through L2); the step's own k, v row, q and the append come after it.
   const int sp = blockIdx.x, kh = blockIdx.y, item = blockIdx.z;
   const int tk = items ? items[2 * item] : item, sq = items ? items[2 * item + 1] : item;
   const int G = heads / kvHeads;
@@ -362,19 +365,54 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
   const int len = past[sq] + 1;
   const int chunk = dec_chunk(len, nsplit);
   const int nact = (len + chunk - 1) / chunk;
-  if (sp >= nact) return;
+  if (sp >= nact) return;  // touches nothing: may exit before the wait
   float* Kc = (float*)kPtrs[sq] + kh * HD;
   float* Vc = (float*)vPtrs[sq] + kh * HD;
   const float* knew = kin + (long long)tk * ldk + kh * HD;
   const float* vnew = vin + (long long)tk * ldv + kh * HD;
   const int last = append ? len - 1 : -1;  // the key read from the inputs (and written to the cache here)
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
+  const int kb = sp * chunk, ke = min(len, kb + chunk);
+  // K rows j0 + gid (n = gid), V rows j0 + 2 tig and j0 + 2 tig + 1 (k = tig, tig + 4); zeros past ke. The cache
+  // rows first (loadCache), then the row `last` from the inputs (loadNew, after the wait).
+  Vec<C::KW> kv[C::NKV];
+  Vec<C::VW> va[C::NVV], vb[C::NVV];
+  auto loadCache = [&](int j0) {
+    const int jk = j0 + gid, ja = j0 + 2 * tig, jb = ja + 1;
+#pragma unroll
+    for (int i = 0; i < C::NKV; i++) {
+      if (jk < ke && jk != last) kv[i].load_cg(Kc + (long long)jk * kvw + C::KW * 4 * i + C::KW * tig);
+      else kv[i].zero();
+    }
+#pragma unroll
+    for (int p = 0; p < C::NVV; p++) {
+      if (ja < ke && ja != last) va[p].load_cg(Vc + (long long)ja * kvw + C::VW * 8 * p + C::VW * gid);
+      else va[p].zero();
+      if (jb < ke && jb != last) vb[p].load_cg(Vc + (long long)jb * kvw + C::VW * 8 * p + C::VW * gid);
+      else vb[p].zero();
+    }
+  };
+  auto loadNew = [&](int j0) {
+    if (last < j0 || last >= j0 + 8) return;  // warp-uniform
+    const int jk = j0 + gid, ja = j0 + 2 * tig, jb = ja + 1;
+#pragma unroll
+    for (int i = 0; i < C::NKV; i++) if (jk == last) kv[i].load(knew + C::KW * 4 * i + C::KW * tig);
+#pragma unroll
+    for (int p = 0; p < C::NVV; p++) {
+      if (ja == last) va[p].load(vnew + C::VW * 8 * p + C::VW * gid);
+      if (jb == last) vb[p].load(vnew + C::VW * 8 * p + C::VW * gid);
+    }
+  };
+  int j0 = kb + 8 * warp;
+  if (j0 < ke) loadCache(j0);
+  pdl_wait();  // q, k, v come from the kernels before
+  pdl_launch();
   if (append && sp == 0) {
     for (int d = threadIdx.x; d < HD; d += blockDim.x) {
       Kc[(long long)last * kvw + d] = tf32_round(knew[d]);
       Vc[(long long)last * kvw + d] = tf32_round(vnew[d]);
     }
   }
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
   const float* qrow = q + (long long)tk * ldq + kh * G * HD;
   u32 qa[C::KS][4];
   load_q<HD>(qa, gid < G ? qrow + gid * HD : nullptr, gid + 8 < G ? qrow + (gid + 8) * HD : nullptr, qscale, tig);
@@ -383,30 +421,8 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
 #pragma unroll
   for (int nt = 0; nt < C::KS; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
   float m[2] = {NEG_INF, NEG_INF}, l[2] = {0.f, 0.f};
-  const int kb = sp * chunk, ke = min(len, kb + chunk);
-  for (int j0 = kb + 8 * warp; j0 < ke; j0 += 8 * DC_WARPS) {
-    // K rows j0 + gid (n = gid), V rows j0 + 2 tig and j0 + 2 tig + 1 (k = tig, tig + 4); zeros past ke
-    Vec<C::KW> kv[C::NKV];
-    Vec<C::VW> va[C::NVV], vb[C::NVV];
-    {
-      const int jk = j0 + gid;
-      const float* kp = jk == last ? knew : Kc + (long long)jk * kvw;
-#pragma unroll
-      for (int i = 0; i < C::NKV; i++) {
-        if (jk < ke) kv[i].load(kp + C::KW * 4 * i + C::KW * tig);
-        else kv[i].zero();
-      }
-      const int ja = j0 + 2 * tig, jb = ja + 1;
-      const float* ap = ja == last ? vnew : Vc + (long long)ja * kvw;
-      const float* bp = jb == last ? vnew : Vc + (long long)jb * kvw;
-#pragma unroll
-      for (int p = 0; p < C::NVV; p++) {
-        if (ja < ke) va[p].load(ap + C::VW * 8 * p + C::VW * gid);
-        else va[p].zero();
-        if (jb < ke) vb[p].load(bp + C::VW * 8 * p + C::VW * gid);
-        else vb[p].zero();
-      }
-    }
+  for (; j0 < ke; j0 += 8 * DC_WARPS) {
+    loadNew(j0);
     float sc[1][4] = {{0.f, 0.f, 0.f, 0.f}};
 #pragma unroll
     for (int i = 0; i < C::NKV; i++) {
@@ -425,6 +441,7 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
 #pragma unroll
       for (int h = 0; h < C::VW; h++) mma_tf32(o[C::VW * p + h], pa, to_tf32(va[p].v[h]), to_tf32(vb[p].v[h]));
     }
+    if (j0 + 8 * DC_WARPS < ke) loadCache(j0 + 8 * DC_WARPS);
   }
 
   // merge the warps: common max per row, then the outputs summed in a fixed order (deterministic)
@@ -505,30 +522,48 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
   }
 }
 
-// Merges the splits of attn_decode (when more than one was in use). grid: (heads, items); block 128 (hd <= 128).
+// Merges the splits of attn_decode (when more than one was in use). Thread s < nact takes split s's (max, sum), the
+// block reduces them (max, then the weighted sums in a fixed tree order: deterministic), and thread d sums dim d
+// over the splits with all of its loads independent, so the chain after the wait is two round trips whatever nact.
+// grid: (heads, items); block 128 (hd <= 128, nsplit <= 128).
 extern "C" __global__ void PDL attn_combine(float* out, int heads, int kvHeads, int hd, int nsplit, const int* items, const int* past, const float* part,
                                             const float* ml) {
-  pdl_wait();
-  pdl_launch();
-  const int h = blockIdx.x, item = blockIdx.y;
+  __shared__ float sw[128], red[4];
+  const int h = blockIdx.x, item = blockIdx.y, t = threadIdx.x, warp = t >> 5, lane = t & 31;
+  // step metadata: before the wait
   const int tk = items ? items[2 * item] : item, sq = items ? items[2 * item + 1] : item;
   const int len = past[sq] + 1;
   const int chunk = dec_chunk(len, nsplit);
   const int nact = (len + chunk - 1) / chunk;
-  if (nact <= 1) return;
+  if (nact <= 1) return;  // attn_decode wrote out itself
   const int G = heads / kvHeads, kh = h / G, g = h - kh * G;
   const long long base = ((long long)item * kvHeads + kh) * nsplit;
-  float M = NEG_INF;
-  for (int s = 0; s < nact; s++) M = fmaxf(M, ml[((base + s) * G + g) * 2]);
-  const int d = threadIdx.x;
-  float L = 0.f, acc = 0.f;
-  for (int s = 0; s < nact; s++) {
-    const long long slot = (base + s) * G + g;
-    const float w = ex2(ml[slot * 2] - M);
-    L += ml[slot * 2 + 1] * w;
-    if (d < hd) acc += part[slot * hd + d] * w;
+  pdl_wait();
+  pdl_launch();
+  float ms = NEG_INF, ls = 0.f;
+  if (t < nact) {
+    const long long slot = (base + t) * G + g;
+    ms = ml[slot * 2];
+    ls = ml[slot * 2 + 1];
   }
-  if (d < hd) out[(long long)tk * heads * hd + h * hd + d] = acc / L;
+  float M = warp_max(ms);
+  if (lane == 0) red[warp] = M;
+  __syncthreads();
+  M = fmaxf(fmaxf(red[0], red[1]), fmaxf(red[2], red[3]));
+  __syncthreads();
+  const float w = t < nact ? ex2(ms - M) : 0.f;
+  sw[t] = w;
+  float L = warp_sum(ls * w);
+  if (lane == 0) red[warp] = L;
+  __syncthreads();
+  L = (red[0] + red[1]) + (red[2] + red[3]);
+  if (t >= hd) return;
+  const float* pd = part + base * G * hd + (long long)g * hd + t;  // split s at pd[s * G * hd]
+  const long long step = (long long)G * hd;
+  float acc = 0.f;
+#pragma unroll 8
+  for (int s = 0; s < nact; s++) acc += pd[s * step] * sw[s];
+  out[(long long)tk * heads * hd + h * hd + t] = acc / L;
 }
 
 // ---- instantiations (written out: launch.ts reads the signatures from this text) ----------------------------------

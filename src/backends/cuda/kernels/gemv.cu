@@ -6,15 +6,13 @@
 #include "common.cuh"
 #include "gemv1.cuh"  // load_row, slot_issue, slot_wait
 
-// ahead > 0: warp m also pulls row m + ahead into L2 before its wait (gemv_bf16_n1_ahead).
 template <typename WT, int NT>
-__device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M, int ahead = 0) {
+__device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M) {
   const int lane = threadIdx.x & 31;
   const int m = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (m >= M) return;
   const WT* w = W + (long long)m * K;
   prefetch_l2(w, (long long)K * sizeof(WT), lane, 32);
-  if (ahead > 0 && m + ahead < M) prefetch_l2(W + (long long)(m + ahead) * K, (long long)K * sizeof(WT), lane, 32);
   pdl_wait();
   pdl_launch();
   const bool vecW = sizeof(WT) == 2 ? (K & 7) == 0 : (K & 3) == 0;
@@ -38,12 +36,6 @@ __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, 
 
 // grid: ceil(M / warpsPerBlock); block: 32 * warpsPerBlock
 extern "C" __global__ void PDL gemv_bf16_n1(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M); }
-// gemv_bf16_n1 whose first `ahead` warps (about one wave: out_proj's 2688 rows take 127 registers, 2 blocks of 256
-// per SM, 2112 warps on an H200) also pull the rows of the second wave into L2 while the kernel before them runs,
-// so the late blocks find their rows there (tuning: NEMOTRON_CUDA_GEMV_N1_AHEAD = ahead). Same bits as gemv_bf16_n1.
-extern "C" __global__ void PDL gemv_bf16_n1_ahead(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M, int ahead) {
-  gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M, ahead);
-}
 extern "C" __global__ void PDL gemv_bf16_n4(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 4>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_bf16_n8(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 8>(x, ldx, W, y, ldy, N, K, M); }
 extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M); }

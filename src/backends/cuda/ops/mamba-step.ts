@@ -13,10 +13,12 @@ const MAX_GROUPS = 64;
 /** NEMOTRON_CUDA_MAMBA_STEP=0: always decline, so a benchmark can compare with the three-kernel path. */
 const disabled = () => process.env.NEMOTRON_CUDA_MAMBA_STEP === '0';
 /**
- * The group norm inside a thread block cluster of the group's head-blocks (mamba_step_cl) where clusters launch
- * and a group has at most 8 heads; NEMOTRON_CUDA_MAMBA_CLUSTER=0 keeps the ticket kernel (tuning, tests).
+ * NEMOTRON_CUDA_MAMBA_CLUSTER=1 (tuning): the group norm inside a thread block cluster of the group's head-blocks
+ * (mamba_step_cl), where clusters launch and a group has at most 8 heads. Measured slower on an H200 (2.286-2.289
+ * against 2.263-2.264 ms per batch-1 step, bench/sweeps/s7.json): a cluster's 8 blocks are placed together, so
+ * they wait for room on the SMs that in_proj's blocks hold.
  */
-const useCluster = (c: CudaCtx, hpg: number) => c.kernels.clustersEnabled && hpg <= 8 && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER !== '0';
+const useCluster = (c: CudaCtx, hpg: number) => c.kernels.clustersEnabled && hpg <= 8 && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER === '1';
 
 /** The per-(row, group) tickets: [MAX_ROWS, MAX_GROUPS] ints (the kernel resets them). */
 const tickets = (c: CudaCtx) => ticketBuffer(c, 'mambaMixer', MAMBA_STEP_MAX_ROWS * MAX_GROUPS);

@@ -35,12 +35,6 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
     c.kernels.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], 8 * 4096);
     return;
   }
-  const ahead = Number(process.env.NEMOTRON_CUDA_GEMV_N1_AHEAD ?? 0);
-  if (N === 1 && w.dtype === 'bf16' && ahead > 0) {
-    // tuning: the second wave's rows pulled into L2 by the first wave's warps (gemv.cu)
-    c.kernels.launch('gemv_bf16_n1_ahead', Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M, ahead]);
-    return;
-  }
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
