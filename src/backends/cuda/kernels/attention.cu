@@ -352,15 +352,12 @@ __device__ __forceinline__ int dec_chunk(int len, int nsplit) {
 template <int HD>
 __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq, const float* __restrict__ kin, int ldk, const float* __restrict__ vin, int ldv,
                                             float* __restrict__ out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append,
-                                            const int* past, const u64* kPtrs, const u64* vPtrs, float* __restrict__ part, float* __restrict__ ml,
-                                            int early) {
+                                            const int* past, const u64* kPtrs, const u64* vPtrs, float* __restrict__ part, float* __restrict__ ml) {
   typedef Cfg<HD> C;
   __shared__ __align__(16) float Os[2][16 * HD];
   __shared__ float Ms[DC_WARPS][16], Ls[DC_WARPS][16];
-  // early (tuning, NEMOTRON_CUDA_ATTN_EARLY): attn_combine, which reads only step metadata before its wait, may
-  // launch at once. Before pdl_wait: step metadata (items, past, the cache pointers) and the cache rows of earlier
-  // steps (written two or more launches back; through L2); the step's own k, v row, q and the append come after it.
-  if (early) pdl_launch_early();
+  // Before pdl_wait: step metadata (items, past, the cache pointers) and the cache rows of earlier steps (written
+  // two or more launches back; through L2); the step's own k, v row, q and the append come after it.
   const int sp = blockIdx.x, kh = blockIdx.y, item = blockIdx.z;
   const int tk = items ? items[2 * item] : item, sq = items ? items[2 * item + 1] : item;
   const int G = heads / kvHeads;
@@ -409,7 +406,7 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
   int j0 = kb + 8 * warp;
   if (j0 < ke) loadCache(j0);
   pdl_wait();  // q, k, v come from the kernels before
-  if (!early) pdl_launch();
+  pdl_launch();
   if (append && sp == 0) {
     for (int d = threadIdx.x; d < HD; d += blockDim.x) {
       Kc[(long long)last * kvw + d] = tf32_round(knew[d]);
@@ -529,12 +526,13 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
 // block reduces them (max, then the weighted sums in a fixed tree order: deterministic), and thread d sums dim d
 // over the splits with all of its loads independent, so the chain after the wait is two round trips whatever nact.
 // grid: (heads, items); block 128 (hd <= 128, nsplit <= 128).
-// early (tuning, NEMOTRON_CUDA_ATTN_EARLY): the next kernel (o_proj, which pulls only its weight rows into L2
-// before its wait) may launch at once, so its rows load while the attention runs.
+// It lets the next kernel launch at its start (pdl_launch_early): o_proj pulls only its weight rows into L2 before
+// its wait, and so they load while the attention runs: 2.253 against 2.260-2.262 ms per batch-1 step over 1,024
+// steps (bench/sweeps/s7-early.json; attn_decode triggering early as well: 2.254-2.255).
 extern "C" __global__ void PDL attn_combine(float* out, int heads, int kvHeads, int hd, int nsplit, const int* items, const int* past, const float* part,
-                                            const float* ml, int early) {
+                                            const float* ml) {
   __shared__ float sw[128], red[4];
-  if (early) pdl_launch_early();
+  pdl_launch_early();
   const int h = blockIdx.x, item = blockIdx.y, t = threadIdx.x, warp = t >> 5, lane = t & 31;
   // step metadata: before the wait
   const int tk = items ? items[2 * item] : item, sq = items ? items[2 * item + 1] : item;
@@ -545,7 +543,6 @@ extern "C" __global__ void PDL attn_combine(float* out, int heads, int kvHeads, 
   const int G = heads / kvHeads, kh = h / G, g = h - kh * G;
   const long long base = ((long long)item * kvHeads + kh) * nsplit;
   pdl_wait();
-  if (!early) pdl_launch();
   float ms = NEG_INF, ls = 0.f;
   if (t < nact) {
     const long long slot = (base + t) * G + g;
@@ -581,12 +578,12 @@ extern "C" __global__ void __launch_bounds__(256, 1) attn_prefill_hd32(const flo
 extern "C" __global__ void __launch_bounds__(256, 1) attn_prefill_hd64(const float* q, int ldq, float* out, int heads, int kvHeads, float qscale, const int* tiles, const int* segStart, const int* past, const u64* kPtrs, const u64* vPtrs) { attn_prefill<64>(PF_PASS); }
 extern "C" __global__ void __launch_bounds__(256, 1) attn_prefill_hd128(const float* q, int ldq, float* out, int heads, int kvHeads, float qscale, const int* tiles, const int* segStart, const int* past, const u64* kPtrs, const u64* vPtrs) { attn_prefill<128>(PF_PASS); }
 
-#define DC_PASS q, ldq, kin, ldk, vin, ldv, out, heads, kvHeads, qscale, nsplit, items, append, past, kPtrs, vPtrs, part, ml, early
-extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd8(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml, int early) { attn_decode<8>(DC_PASS); }
-extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd16(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml, int early) { attn_decode<16>(DC_PASS); }
-extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd32(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml, int early) { attn_decode<32>(DC_PASS); }
-extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd64(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml, int early) { attn_decode<64>(DC_PASS); }
-extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd128(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml, int early) { attn_decode<128>(DC_PASS); }
+#define DC_PASS q, ldq, kin, ldk, vin, ldv, out, heads, kvHeads, qscale, nsplit, items, append, past, kPtrs, vPtrs, part, ml
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd8(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<8>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd16(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<16>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd32(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<32>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd64(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<64>(DC_PASS); }
+extern "C" __global__ void PDL __launch_bounds__(128) attn_decode_hd128(const float* q, int ldq, const float* kin, int ldk, const float* vin, int ldv, float* out, int heads, int kvHeads, float qscale, int nsplit, const int* items, int append, const int* past, const u64* kPtrs, const u64* vPtrs, float* part, float* ml) { attn_decode<128>(DC_PASS); }
 
 // ---- fallback: SIMT, any head dim up to 128 -------------------------------------------------------------------------
 

@@ -96,9 +96,6 @@ export function attention(c: CudaCtx, q: CudaTensor, k: CudaTensor, v: CudaTenso
   const vp = meta.u64(caches.map((x) => x.v));
   const out = c.alloc([N, heads * hd]);
   const decode = segments.every((s, i) => s.length === 1 && s.start === i);
-  // NEMOTRON_CUDA_ATTN_EARLY (tuning): 'combine' lets o_proj launch at attn_combine's start, 'both' also lets
-  // attn_combine launch at attn_decode's start (attention.cu)
-  const early = process.env.NEMOTRON_CUDA_ATTN_EARLY ?? '';
   /** Tokens with one query each on the split-key kernel: items null = token i of sequence i (a decode step). */
   const splitKeys = (items: Int32Array | null, count: number, append: boolean) => {
     const ns = decodeSplits(c.dev.info.multiprocessors, count, kvHeads);
@@ -107,9 +104,9 @@ export function attention(c: CudaCtx, q: CudaTensor, k: CudaTensor, v: CudaTenso
       const part = scratch(count * kvHeads * ns * G * hd * 4);
       const ml = scratch(count * kvHeads * ns * G * 2 * 4);
       c.kernels.launch(`attn_decode_hd${hd}`, [ns, kvHeads, count], 128, [
-        q.ptr, q.ld, k.ptr, k.ld, v.ptr, v.ld, out.ptr, heads, kvHeads, qscale, ns, ip, append ? 1 : 0, pp, kp, vp, part, ml, early === 'both' ? 1 : 0,
+        q.ptr, q.ld, k.ptr, k.ld, v.ptr, v.ld, out.ptr, heads, kvHeads, qscale, ns, ip, append ? 1 : 0, pp, kp, vp, part, ml,
       ]);
-      c.kernels.launch('attn_combine', [heads, count], 128, [out.ptr, heads, kvHeads, hd, ns, ip, pp, part, ml, early === 'combine' || early === 'both' ? 1 : 0]);
+      c.kernels.launch('attn_combine', [heads, count], 128, [out.ptr, heads, kvHeads, hd, ns, ip, pp, part, ml]);
     });
   };
   if (tc && decode && vec4(q) && vec4(k) && vec4(v)) {
