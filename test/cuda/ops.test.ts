@@ -140,7 +140,7 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
       if (saved === undefined) delete process.env.NEMOTRON_CUDA_FUSE_NORM;
       else process.env.NEMOTRON_CUDA_FUSE_NORM = saved;
     }
-    // the default: a GEMV after a deferred norm gets it as its own launch first (add_rms_norm_wide128, then gemv1)
+    // the default: a GEMV after a deferred norm gets it as its own launch first (add_rms_norm_wide, then gemv1)
     const H = 2688;
     const a = act(g, 61, [1, H], 2);
     const y = act(g, 62, [1, H], 2);
@@ -186,7 +186,7 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expect(Array.from(G(g).toFloat32(r.experts))).toEqual(Array.from(ref.toFloat32(rRef.experts)));
     expectClose(G(g).toFloat32(r.weights), ref.toFloat32(rRef.weights), 1e-5, 'router weights');
     expectClose(G(g).toFloat32(u2), ref.toFloat32(uRef), 1e-5, 'norm written by the router');
-    // read directly: the deferred norm is launched on its own (add_rms_norm_wide128)
+    // read directly: the deferred norm is launched on its own (add_rms_norm_wide)
     const u3 = G(g).rmsNorm(G(g).add(a.gpu, y.gpu), w.gpu, 1e-5);
     expectClose(G(g).toFloat32(u3), ref.toFloat32(uRef), 1e-5, 'flushed norm');
     // a plain norm of one row (no add), into a GEMV

@@ -46,10 +46,3 @@ __device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const flo
 extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
   add_rms_norm_wide_impl<RES_PER_THREAD>(a, b, h, w, out, H, eps);
 }
-// The same in one 128-thread block (H <= 3072, 24 values per thread): at batch 1 the norm follows moe_down1_res,
-// whose blocks (5 of 10 K registers on most SMs) leave about 14 K registers free; a 1024-thread block (32 K) is
-// placed only once they exit, and its wait returned 2-2.5 us after their end in a traced step, against about 1 us
-// for kernels whose blocks were already resident. grid: rows; block 128.
-extern "C" __global__ void PDL __launch_bounds__(128) add_rms_norm_wide128(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
-  add_rms_norm_wide_impl<24>(a, b, h, w, out, H, eps);
-}

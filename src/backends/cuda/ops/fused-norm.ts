@@ -27,13 +27,9 @@ export function normDeferrable(x: CudaTensor): boolean {
 
 const args = (n: DeferredNorm) => [n.a, n.b || null, n.h || null, n.w, n.eps, n.out.ptr];
 
-/**
- * Launches the norm on its own (a consumer that cannot stage it): rows of up to 3072 in a 128-thread block that
- * fits beside the kernel before it (residual.cu), unless NEMOTRON_CUDA_NORM_BLOCK=1024 (tuning).
- */
+/** Launches the norm on its own (a consumer that cannot stage it). */
 export function launchNorm(c: CudaCtx, n: DeferredNorm): void {
-  const small = n.H <= 3072 && process.env.NEMOTRON_CUDA_NORM_BLOCK !== '1024';
-  c.kernels.launch(small ? 'add_rms_norm_wide128' : 'add_rms_norm_wide', 1, small ? 128 : 1024, [n.a, n.b || null, n.h || null, n.w, n.out.ptr, n.H, n.eps]);
+  c.kernels.launch('add_rms_norm_wide', 1, 1024, [n.a, n.b || null, n.h || null, n.w, n.out.ptr, n.H, n.eps]);
 }
 
 /** y = RMSNorm(.) . W^T through gemv1_norm_bf16_l12; null when the shape does not fit that kernel. */
