@@ -70,9 +70,6 @@ __device__ __forceinline__ void mamba_step_impl(
   // wait-before-launch order has completed (see common.cuh). Through L2 (__ldcg): an SM's L1 may hold older lines.
   // Every load is issued before the first use; out-of-range ones are clamped to a valid address, their values
   // ignored, so that no branch separates the loads.
-#ifdef NEMOTRON_MAMBA_LATE  // tuning: the states loaded after the wait (not beside in_proj's tail)
-  pdl_wait();
-#endif
   float4* S = (float4*)((float*)ssmStates[s] + (long long)h * P * 128) + lane;  // row p at S[32 p]
   float4 st[MS_ROWS];
 #pragma unroll

@@ -137,11 +137,7 @@ extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(c
     return (const bf16*)__shfl_sync(FULL_MASK, slotBase, t - S) + (long long)oo * I;
   };
   uint4 u[MAXL];
-#ifdef NEMOTRON_DOWN1_LATE  // tuning: no weight row before the wait (it would stream beside moe_up1's tail)
-  const bool early = false;
-#else
   const bool early = o0 < H && S > 0;
-#endif
   if (early) load_row<MAXL>(u, rowPtr(o0, rowOf(o0, 0)), I8, lane);
   pdl_wait();
   pdl_launch();
