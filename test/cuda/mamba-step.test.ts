@@ -20,18 +20,19 @@ const n = 128;
 /** The kernel the op launches: the cluster variant with NEMOTRON_CUDA_MAMBA_CLUSTER=1 where clusters launch. */
 const kernelOf = (g: CudaBackend) => (g.kernels.clustersEnabled && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER === '1' ? 'mamba_step_cl' : 'mamba_step');
 
-/** Runs fn with NEMOTRON_CUDA_MAMBA_CLUSTER set to v (undefined: unset). */
-function withCluster<R>(v: string | undefined, fn: () => R): R {
-  const old = process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
-  if (v === undefined) delete process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
-  else process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = v;
+/** Runs fn with the environment variable `name` set to v (undefined: unset). */
+function withEnv<R>(name: string, v: string | undefined, fn: () => R): R {
+  const old = process.env[name];
+  if (v === undefined) delete process.env[name];
+  else process.env[name] = v;
   try {
     return fn();
   } finally {
-    if (old === undefined) delete process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
-    else process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = old;
+    if (old === undefined) delete process.env[name];
+    else process.env[name] = old;
   }
 }
+const withCluster = <R>(v: string | undefined, fn: () => R) => withEnv('NEMOTRON_CUDA_MAMBA_CLUSTER', v, fn);
 
 const decode = (N: number): Segment[] => Array.from({ length: N }, (_, i) => ({ start: i, length: 1 }));
 
@@ -184,22 +185,24 @@ describeCuda('mambaMixer (fused decode step): cuda vs the CUDA composition and c
     for (let i = 0; i < 2; i++) expect(m.step(200 + 10 * i)).toEqual([kernelOf(m.g)]);
   });
 
-  it('mamba_step_cl (group norm in a cluster) gives the same bits as mamba_step (tickets) over three steps', () => {
+  it.each([
+    ['mamba_step_cl', 'NEMOTRON_CUDA_MAMBA_CLUSTER', 3],
+    ['mamba_step_sp', 'NEMOTRON_CUDA_MAMBA_SPIN', 1],
+  ] as const)('%s (%s=1) gives the same bits as mamba_step (tickets) over three steps, %i rows', (kernel, knob, rows) => {
     const g = gpu();
     expect(g.kernels.clustersEnabled, 'the H200 launches clusters').toBe(true);
-    const rows = 3;
-    const sides = (['0', '1'] as const).map((cl) => {
+    const sides = (['0', '1'] as const).map((v) => {
       const m = new Mixer(g, NANO, { bias: true, bf16: false });
       m.newStates(rows, 70);
-      return { m, cl };
+      return { m, v };
     });
     for (let i = 0; i < 3; i++) {
-      const got = sides.map(({ m, cl }) => withCluster(cl, () => {
+      const got = sides.map(({ m, v }) => withEnv(knob, v, () => {
         const projG = m.G.fromFloat32(m.proj(rows, 700 + 10 * i), [rows, m.width]);
         try {
           g.beginStep();
           const { r: out, names } = launched(g, () => m.G.mambaMixer!(projG, m.gpu, decode(rows), m.states.map((s) => s.fused)));
-          expect(names).toEqual([cl === '1' ? 'mamba_step_cl' : 'mamba_step']);
+          expect(names).toEqual([v === '1' ? kernel : 'mamba_step']);
           return { out: m.G.toFloat32(out!), states: m.states.map((s) => [m.G.toFloat32(s.fused.conv), m.G.toFloat32(s.fused.ssm)]) };
         } finally {
           m.G.release(projG);

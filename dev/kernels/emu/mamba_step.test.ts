@@ -99,14 +99,16 @@ describe.skipIf(!!why)('mamba_step.cu on the CPU emulator', () => {
   }
 
   /** Two decode steps through the op: outputs and states after each, with the kernel names it launched. */
-  function run(c: Case, cluster: boolean) {
-    const { shape, N, bias, flags = 0 } = c;
+  function run(c: Case, variant: 'ticket' | 'cluster' | 'spin') {
+    const { shape, N, bias } = c;
+    const flags = (c.flags ?? 0) | (variant === 'spin' ? EMU_FLAGS.cooperative : 0); // spinning blocks: all live
     const { w, devParams, refParams, dev, ref, width } = setup(shape, N, bias);
     const launched: string[] = [];
     const ctx: CudaCtx = emuCtx(e, launched);
     const steps: { out: Float32Array; want: Float32Array; conv: Float32Array[]; ssm: Float32Array[]; ref: MambaState<CpuTensor>[] }[] = [];
-    const env = process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
-    process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = cluster ? '1' : '0';
+    const env = [process.env.NEMOTRON_CUDA_MAMBA_CLUSTER, process.env.NEMOTRON_CUDA_MAMBA_SPIN];
+    process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = variant === 'cluster' ? '1' : '0';
+    process.env.NEMOTRON_CUDA_MAMBA_SPIN = variant === 'spin' ? '1' : '0';
     e.setFlags(flags);
     try {
       const segments = decode(N);
@@ -128,18 +130,23 @@ describe.skipIf(!!why)('mamba_step.cu on the CPU emulator', () => {
       }
     } finally {
       e.setFlags(0);
-      if (env === undefined) delete process.env.NEMOTRON_CUDA_MAMBA_CLUSTER;
-      else process.env.NEMOTRON_CUDA_MAMBA_CLUSTER = env;
+      (['NEMOTRON_CUDA_MAMBA_CLUSTER', 'NEMOTRON_CUDA_MAMBA_SPIN'] as const).forEach((k, i) => {
+        if (env[i] === undefined) delete process.env[k];
+        else process.env[k] = env[i];
+      });
     }
     return { steps, launched };
   }
 
+  // the spin kernel: batch 1, and every block live at once in the emulator (at most 16384 threads)
+  const spinFits = (c: Case) => c.N === 1 && c.shape.heads * 256 <= 16384;
   const variants = cases.flatMap((c) => [
-    { ...c, kernel: 'mamba_step', cluster: false },
-    { ...c, kernel: 'mamba_step_cl', cluster: true },
+    { ...c, kernel: 'mamba_step', variant: 'ticket' as const },
+    { ...c, kernel: 'mamba_step_cl', variant: 'cluster' as const },
+    ...(spinFits(c) ? [{ ...c, kernel: 'mamba_step_sp', variant: 'spin' as const }] : []),
   ]);
   it.each(variants)('$kernel, $name: output and states over two steps', (c) => {
-    const { steps, launched } = run(c, c.cluster);
+    const { steps, launched } = run(c, c.variant);
     steps.forEach(({ out, want, conv, ssm, ref }, step) => {
       expect(relErr(out, want), `output, step ${step}`).toBeLessThanOrEqual(1e-4);
       ref.forEach((r, i) => {
@@ -150,9 +157,13 @@ describe.skipIf(!!why)('mamba_step.cu on the CPU emulator', () => {
     expect(launched).toEqual([c.kernel, c.kernel]);
   });
 
-  it.each(cases)('$name: mamba_step_cl gives the same bits as mamba_step', (c) => {
-    const a = run(c, false).steps;
-    const b = run(c, true).steps;
+  const pairs = cases.flatMap((c) => [
+    { ...c, kernel: 'mamba_step_cl', variant: 'cluster' as const },
+    ...(spinFits(c) ? [{ ...c, kernel: 'mamba_step_sp', variant: 'spin' as const }] : []),
+  ]);
+  it.each(pairs)('$name: $kernel gives the same bits as mamba_step', (c) => {
+    const a = run(c, 'ticket').steps;
+    const b = run(c, c.variant).steps;
     a.forEach((sa, step) => {
       expect(b[step].out, `output, step ${step}`).toEqual(sa.out);
       sa.ssm.forEach((x, i) => expect(b[step].ssm[i], `ssm state ${i}, step ${step}`).toEqual(x));

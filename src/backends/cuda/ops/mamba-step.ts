@@ -22,6 +22,13 @@ const useCluster = (c: CudaCtx, hpg: number) => c.kernels.clustersEnabled && hpg
 
 /** The per-(row, group) tickets: [MAX_ROWS, MAX_GROUPS] ints (the kernel resets them). */
 const tickets = (c: CudaCtx) => ticketBuffer(c, 'mambaMixer', MAMBA_STEP_MAX_ROWS * MAX_GROUPS);
+/** mamba_step_sp's per-group arrival counters (batch 1: [MAX_GROUPS]); they only grow, so never shared with `tickets`. */
+const counters = (c: CudaCtx) => ticketBuffer(c, 'mambaMixerSpin', MAX_GROUPS);
+/**
+ * NEMOTRON_CUDA_MAMBA_SPIN=1 (tuning): at batch 1 every head-block waits for its group's sums and normalises its own
+ * channels (mamba_step_sp), instead of the group's last block normalising all of them.
+ */
+const useSpin = (N: number) => N === 1 && process.env.NEMOTRON_CUDA_MAMBA_SPIN === '1';
 
 /**
  * Weights an earlier call already took through c.f32: a float32 copy made then has finished before this step's
@@ -65,8 +72,9 @@ export function mambaMixerStep(
     return out;
   }
   const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
-  c.kernels.launch('mamba_step', [heads, N], 256, [
-    proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, tickets(c),
+  const spin = useSpin(N);
+  c.kernels.launch(spin ? 'mamba_step_sp' : 'mamba_step', [heads, N], 256, [
+    proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, spin ? counters(c) : tickets(c),
     heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt,
   ]);
   return out;
