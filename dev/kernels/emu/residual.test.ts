@@ -23,9 +23,6 @@ describe.skipIf(!!why)('residual.cu on the CPU emulator', () => {
     ['add_rms_norm_wide', 1024, 3, 1000, 0],
     ['add_rms_norm_wide', 1024, 2, 2688, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
     ['add_rms_norm_wide', 1024, 1, 4096, 0],
-    ['add_rms_norm_w256', 256, 2, 2688, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
-    ['add_rms_norm_w256_late', 256, 1, 3072, 0],
-    ['add_rms_norm_w1024_late', 1024, 1, 1000, 0],
   ] as const)('%s (block %i): %i rows of %i (flags %i)', (kernel, block, rows, H, flags) => {
     const a = randn(1, rows * H);
     const b = randn(2, rows * H, 0.5);

@@ -11,22 +11,15 @@
 // weight is loaded before pdl_wait (a weight), so after the wait the only round trip is a and b.
 // a, b, h, out: [rows, H] contiguous, H <= PER * block; b and h may be null (a plain RMSNorm of a).
 // grid: rows; block 1024 (a 512-thread block with 8 values per thread measured the same on an H200).
-// EARLY: trigger the next launch at the start (pdl_launch_early) or after the wait; WREG: the norm weight in registers
-// before the wait, or pulled into L1 then and read after it (fewer registers: a small block fits beside the kernel
-// before it).
-template <int PER, bool EARLY = true, bool WREG = true>
+template <int PER>
 __device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
   __shared__ float sh[32];
-  if (EARLY) pdl_launch_early();
+  pdl_launch_early();
   float wv[PER];
-  if (WREG) {
 #pragma unroll
-    for (int j = 0; j < PER; j++) {
-      const int c = threadIdx.x + j * blockDim.x;
-      wv[j] = c < H ? w[c] : 0.f;
-    }
-  } else {
-    prefetch_l1(w, (long long)H * 4, threadIdx.x, blockDim.x);
+  for (int j = 0; j < PER; j++) {
+    const int c = threadIdx.x + j * blockDim.x;
+    wv[j] = c < H ? w[c] : 0.f;
   }
   pdl_wait();
   pdl_launch();
@@ -46,22 +39,10 @@ __device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const flo
     const int c = threadIdx.x + j * blockDim.x;
     if (c < H) {
       if (h) h[r0 + c] = v[j];
-      out[r0 + c] = (WREG ? wv[j] : w[c]) * (v[j] * inv);
+      out[r0 + c] = wv[j] * (v[j] * inv);
     }
   }
 }
 extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
   add_rms_norm_wide_impl<RES_PER_THREAD>(a, b, h, w, out, H, eps);
-}
-// Tuning (NEMOTRON_CUDA_NORM_VARIANT, ops/fused-norm.ts): smaller blocks that fit beside moe_down1_res's blocks
-// (5 of 10 K registers on most SMs leave about 14 K free), with the next launch triggered at the start or after
-// the wait. H <= 3072. grid: rows; block 256 or 1024 (the names say).
-extern "C" __global__ void PDL __launch_bounds__(256) add_rms_norm_w256(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
-  add_rms_norm_wide_impl<12, true, false>(a, b, h, w, out, H, eps);
-}
-extern "C" __global__ void PDL __launch_bounds__(256) add_rms_norm_w256_late(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
-  add_rms_norm_wide_impl<12, false, false>(a, b, h, w, out, H, eps);
-}
-extern "C" __global__ void PDL add_rms_norm_w1024_late(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
-  add_rms_norm_wide_impl<RES_PER_THREAD, false, true>(a, b, h, w, out, H, eps);
 }

@@ -27,16 +27,9 @@ export function normDeferrable(x: CudaTensor): boolean {
 
 const args = (n: DeferredNorm) => [n.a, n.b || null, n.h || null, n.w, n.eps, n.out.ptr];
 
-/** Norm kernels for NEMOTRON_CUDA_NORM_VARIANT (tuning; residual.cu): name and block size. */
-const NORM_VARIANTS: Record<string, [string, number]> = {
-  w256: ['add_rms_norm_w256', 256], w256_late: ['add_rms_norm_w256_late', 256], w1024_late: ['add_rms_norm_w1024_late', 1024],
-};
-
 /** Launches the norm on its own (a consumer that cannot stage it). */
 export function launchNorm(c: CudaCtx, n: DeferredNorm): void {
-  const v = NORM_VARIANTS[process.env.NEMOTRON_CUDA_NORM_VARIANT ?? ''];
-  const [name, block] = v && n.H <= 3072 ? v : ['add_rms_norm_wide', 1024];
-  c.kernels.launch(name, 1, block, [n.a, n.b || null, n.h || null, n.w, n.out.ptr, n.H, n.eps]);
+  c.kernels.launch('add_rms_norm_wide', 1, 1024, [n.a, n.b || null, n.h || null, n.w, n.out.ptr, n.H, n.eps]);
 }
 
 /** y = RMSNorm(.) . W^T through gemv1_norm_bf16_l12; null when the shape does not fit that kernel. */
