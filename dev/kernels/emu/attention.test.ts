@@ -63,4 +63,46 @@ describe.skipIf(!!why)('attention.cu on the CPU emulator', () => {
       expect(relErr(e.download(c.v, new Float32Array(rows)), refCaches[s].v.subarray(0, rows)), `v cache ${s}`).toBeLessThanOrEqual(2 ** -11);
     });
   });
+  it('decode at contexts past 1024 (more than 32 key splits per kv head: attn_combine takes its partials in batches)', () => {
+    const dims = { heads: 4, kvHeads: 2, headDim: 16 };
+    const kvw = dims.kvHeads * dims.headDim;
+    const lens = [1100, 1300]; // contexts before the first step: 35 and 41 splits of 32 keys
+    // the caches hold TF32-rounded rows (what kv_append writes); filled directly, room for the steps (no growth)
+    const tf32 = (a: Float32Array) => {
+      const u = new Uint32Array(a.buffer.slice(0));
+      for (let i = 0; i < u.length; i++) if ((u[i] & 0x7f800000) !== 0x7f800000) u[i] = (u[i] + 0x1000) & 0xffffe000;
+      return new Float32Array(u.buffer);
+    };
+    const caches = lens.map((len, s) => {
+      const c = new CudaKvCache(kvw);
+      const r = new CpuKvCache(kvw, len + 8);
+      const k = tf32(randn(500 + s, len * kvw));
+      const v = tf32(randn(600 + s, len * kvw));
+      c.capacity = len + 8;
+      c.k = e.alloc(c.capacity * kvw * 4);
+      c.v = e.alloc(c.capacity * kvw * 4);
+      c.allocSize = c.capacity * kvw * 4;
+      e.write(c.k, k);
+      e.write(c.v, v);
+      c.length = len;
+      r.append(k, v, len);
+      return { c, r };
+    });
+    const launched: string[] = [];
+    const ctx = emuCtx(e, launched);
+    e.setFlags(0);
+    for (let step = 0; step < 2; step++) {
+      const N = 2;
+      const segments = [{ start: 0, length: 1 }, { start: 1, length: 1 }];
+      const q = randn(700 + step, N * dims.heads * dims.headDim, 2);
+      const k = randn(800 + step, N * kvw);
+      const v = randn(900 + step, N * kvw);
+      launched.length = 0;
+      const out = attention(ctx, emuTensor(e, q, [N, dims.heads * dims.headDim]), emuTensor(e, k, [N, kvw]), emuTensor(e, v, [N, kvw]), dims, segments, caches.map((x) => x.c));
+      expect(launched.map((n) => n.replace(/_hd\d+$/, '')), `step ${step}`).toEqual(['attn_decode', 'attn_combine']);
+      const want = refAttention(new CpuTensor(q, [N, dims.heads * dims.headDim]), new CpuTensor(k, [N, kvw]), new CpuTensor(v, [N, kvw]), dims, segments, caches.map((x) => x.r)).data;
+      expect(relErr(e.download(out.ptr, new Float32Array(N * dims.heads * dims.headDim)), want), `step ${step}`).toBeLessThanOrEqual(2e-3);
+    }
+    expect(caches.map((x) => x.c.length)).toEqual([1102, 1302]);
+  });
 });

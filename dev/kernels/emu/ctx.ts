@@ -35,7 +35,6 @@ export function emuCtx(e: EmuKernels, launched: string[] = [], multiprocessors =
       },
     },
     kernels: {
-      clustersEnabled: true,
       launch: (...a: Parameters<EmuKernels['launch']>) => {
         launched.push(a[0]);
         e.launch(...a);

@@ -19,7 +19,7 @@ export const EMU_FLAGS = { earlyCopies: 1, reverseBlocks: 2, reverseThreads: 4, 
 
 export interface EmuKernels {
   /** Launches `name` and runs it to completion; throws with the emulator's message on a fault. */
-  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem?: number, cluster?: number): void;
+  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem?: number): void;
   /** A new buffer of `bytes` bytes, filled with 0xff (unwritten floats read NaN, ints -1); returns its address. */
   alloc(bytes: number): number;
   /** Copies `data` into a new buffer and returns its address. */
@@ -38,7 +38,6 @@ export function emuKernels(file: string): EmuKernels {
   const launch = lib.func('int emu_launch(const char*, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t, const uint8_t*)');
   const error = lib.func('const char* emu_error()');
   const setFlags = lib.func('void emu_set_flags(uint32_t)');
-  const setCluster = lib.func('void emu_set_cluster(uint32_t)');
   // addresses as integers: the C side takes and returns void*, the same registers
   const alloc = lib.func('uint64_t emu_alloc(uint64_t)');
   const free = lib.func('void emu_free(uint64_t)');
@@ -47,7 +46,7 @@ export function emuKernels(file: string): EmuKernels {
   const view = (ptr: number, bytes: number) => new Uint8Array(koffi.view(BigInt(ptr) as never, bytes));
 
   const api: EmuKernels = {
-    launch(name, grid, block, args, shmem = 0, cluster = 0) {
+    launch(name, grid, block, args, shmem = 0) {
       const k = sigs.get(name);
       if (!k) throw new Error(`no kernel ${name} in ${file}`);
       if (args.length !== k.params.length) throw new Error(`kernel ${name} takes ${k.params.length} arguments, got ${args.length}`);
@@ -63,12 +62,7 @@ export function emuKernels(file: string): EmuKernels {
       });
       const [gx, gy = 1, gz = 1] = typeof grid === 'number' ? [grid] : grid;
       if (gx <= 0 || gy <= 0 || gz <= 0) return; // empty problem, as launch.ts
-      setCluster(cluster); // as cuLaunchKernelEx's cluster dimension (launch.ts): blocks x / cluster share a cluster
-      try {
-        if (launch(name, gx, gy, gz, block, shmem, buf) !== 0) throw new Error(`emu: ${error()}`);
-      } finally {
-        setCluster(0);
-      }
+      if (launch(name, gx, gy, gz, block, shmem, buf) !== 0) throw new Error(`emu: ${error()}`);
     },
     alloc(bytes) {
       const p = Number(alloc(Math.max(1, bytes)));

@@ -29,7 +29,6 @@ struct Fiber {
   unsigned long long in[16], out[4];
   std::vector<Copy> open;                  // cp.async issued since the last commit_group
   std::deque<std::vector<Copy>> inflight;  // committed groups, oldest first
-  unsigned long long cl_target = 0;        // the cluster barrier phase this thread waits for
 };
 
 constexpr size_t STACK = 256 << 10, GUARD = 4096;
@@ -60,18 +59,6 @@ inline unsigned active_lanes() {
   return m;
 }
 inline unsigned char* dyn_smem() { return dyn_smem_buf; }
-
-// Thread block clusters (a launch with cluster_x >= 1: blocks x / cluster_x of one row share a cluster). The
-// blocks of one cluster run cooperatively, one cluster after another (launch.h), so one barrier.cluster counter
-// serves; st/ld.shared::cluster reach a block that is not running through its saved shared memory (cluster_ptr).
-struct Saved { std::vector<std::vector<unsigned char>> vars; std::vector<unsigned char> dyn; };
-inline unsigned cluster_x = 0;              // 0: not a cluster launch
-inline unsigned cl_count = 0;               // threads arrived at the current barrier.cluster phase
-inline unsigned long long cl_phase = 0;     // completed phases
-inline std::vector<Saved>* coop_saved = nullptr;  // the live blocks' saved shared memory, by slot (= cluster rank)
-inline std::vector<bool>* coop_done = nullptr;
-inline long long coop_slot = -1;            // the running block's slot
-unsigned char* cluster_ptr(unsigned addr, int bytes);  // launch.h
 
 [[noreturn]] inline void fail(const std::string& msg) {
   char where[160];

@@ -19,26 +19,24 @@ inline dim3 block_index(unsigned long long b) {
   return {(unsigned)(b % gridDim.x), (unsigned)(b / gridDim.x % gridDim.y), (unsigned)(b / gridDim.x / gridDim.y)};
 }
 
-// Cooperative mode: every block of `blocks` (linear indices) live, taking turns until all are done. A block's
-// shared memory (the registered __shared__ variables, then the dynamic buffer) is saved when its turn ends and
-// restored when the next begins; what a block has not written yet reads as 0xff. Rounds in which only spin-waits
-// ran, many in a row, are a deadlock.
-inline void run_blocks_coop(const std::vector<unsigned long long>& blocks) {
+// Cooperative mode: every block live, taking turns until all are done. A block's shared memory (the registered
+// __shared__ variables, then the dynamic buffer) is saved when its turn ends and restored when the next begins;
+// what a block has not written yet reads as 0xff. Rounds in which only spin-waits ran, many in a row, are a
+// deadlock.
+inline void run_grid_coop(unsigned long long n) {
   const unsigned nt = blockDim.x;
-  const size_t n = blocks.size();
   if (n * nt > 16384) fail("cooperative mode runs at most 16384 threads at once");
   if (fibers.size() < n * nt) fibers.resize(n * nt);
+  struct Saved { std::vector<std::vector<unsigned char>> vars; std::vector<unsigned char> dyn; };
   std::vector<Saved> saved(n);
   std::vector<bool> done(n, false);
-  coop_saved = &saved;
-  coop_done = &done;
-  for (size_t b = 0; b < n; b++) init_block((unsigned)(b * nt), nt);
+  for (unsigned long long b = 0; b < n; b++) init_block((unsigned)(b * nt), nt);
   shared_vars.clear();
   const bool rev = flags & REVERSE_BLOCKS;
   for (unsigned idle = 0;;) {
     bool all = true, moved = false;
-    for (size_t i = 0; i < n; i++) {
-      const size_t b = rev ? n - 1 - i : i;
+    for (unsigned long long i = 0; i < n; i++) {
+      const unsigned long long b = rev ? n - 1 - i : i;
       if (done[b]) continue;
       all = false;
       Saved& sv = saved[b];
@@ -48,9 +46,8 @@ inline void run_blocks_coop(const std::vector<unsigned long long>& blocks) {
       }
       if (sv.dyn.empty()) memset(dyn_smem_buf, 0xff, launch_shmem);
       else memcpy(dyn_smem_buf, sv.dyn.data(), launch_shmem);
-      blockIdx = block_index(blocks[b]);
+      blockIdx = block_index(b);
       fiber_base = (unsigned)(b * nt);
-      coop_slot = (long long)b;
       done[b] = run_fibers(nt, moved);
       sv.vars.resize(shared_vars.size());  // variables registered during this turn are saved too
       for (size_t v = 0; v < shared_vars.size(); v++) {
@@ -67,66 +64,13 @@ inline void run_blocks_coop(const std::vector<unsigned long long>& blocks) {
     }
   }
   fiber_base = 0;
-  coop_saved = nullptr;
-  coop_done = nullptr;
-  coop_slot = -1;
 }
 
-// A shared::cluster address (ptx.h's mapa: rank + 1 in the top byte, the offset from dyn_smem_buf below, biased by
-// 2^23; a top byte of 0 or 0xff is the running block's own shared address) as a host pointer: the running block's
-// live shared memory, or another live block's saved copy (made on first use, 0xff as unwritten memory reads).
-unsigned char* cluster_ptr(unsigned addr, int bytes) {
-  const unsigned top = addr >> 24;
-  if (top == 0 || top == 0xff) return dyn_smem_buf + (int32_t)addr;
-  const long long rank = (long long)top - 1;
-  unsigned char* p = dyn_smem_buf + ((int32_t)(addr & 0xffffffu) - (1 << 23));
-  if (!coop_saved || rank >= (long long)coop_saved->size()) fail("shared::cluster access outside a cluster launch, or to a rank past the cluster");
-  if ((*coop_done)[rank]) fail("shared::cluster access to a block of the cluster that has exited");
-  if (rank == coop_slot) return p;
-  Saved& sv = (*coop_saved)[rank];
-  for (size_t v = 0; v < shared_vars.size(); v++) {
-    unsigned char* base = (unsigned char*)shared_vars[v].p;
-    if (p < base || p + bytes > base + shared_vars[v].n) continue;
-    while (sv.vars.size() <= v) {
-      const SharedVar& sh = shared_vars[sv.vars.size()];
-      sv.vars.emplace_back(sh.n, (unsigned char)0xff);
-    }
-    return sv.vars[v].data() + (p - base);
-  }
-  if (p >= dyn_smem_buf && p + bytes <= dyn_smem_buf + launch_shmem) {
-    if (sv.dyn.empty()) sv.dyn.assign(launch_shmem, 0xff);
-    return sv.dyn.data() + (p - dyn_smem_buf);
-  }
-  fail("shared::cluster address that is no registered __shared__ variable or dynamic shared memory");
-}
-
-// Cooperative mode over the whole grid (kernels whose blocks wait on each other through memory).
-inline void run_grid_coop(unsigned long long n) {
-  std::vector<unsigned long long> all(n);
-  for (unsigned long long b = 0; b < n; b++) all[b] = b;
-  run_blocks_coop(all);
-}
-
-// Runs fn as every thread of every block of the launch (gridDim, blockDim set). Cluster launches: each cluster's
-// blocks cooperatively (barrier.cluster waits yield), one cluster after another.
+// Runs fn as every thread of every block of the launch (gridDim, blockDim set).
 inline void run_grid(const std::function<void()>& fn) {
   body = &fn;
   const bool rev = flags & REVERSE_BLOCKS;
   const unsigned long long n = (unsigned long long)gridDim.x * gridDim.y * gridDim.z;
-  if (cluster_x) {
-    if (flags & COOPERATIVE) fail("a cluster launch in cooperative mode is not emulated");
-    if (gridDim.x % cluster_x) fail("grid x (" + std::to_string(gridDim.x) + ") is not a multiple of the cluster size " + std::to_string(cluster_x));
-    flags |= COOPERATIVE;  // emu_launch restores the flags
-    for (unsigned long long c = 0; c < n / cluster_x; c++) {
-      std::vector<unsigned long long> blocks(cluster_x);
-      for (unsigned r = 0; r < cluster_x; r++) blocks[r] = c * cluster_x + r;  // x fastest: a cluster is x-contiguous
-      cl_count = 0;
-      cl_phase = 0;
-      run_blocks_coop(blocks);
-      if (cl_count) fail("a barrier.cluster phase that not every thread of the cluster reached");
-    }
-    return;
-  }
   if (flags & COOPERATIVE) return run_grid_coop(n);
   for (unsigned long long i = 0; i < n; i++) {
     const unsigned long long b = rev ? n - 1 - i : i;
@@ -190,7 +134,6 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
   sigaction(SIGSEGV, &sa, &old_segv);
   sigaction(SIGBUS, &sa, &old_bus);
   int rc = 0;
-  const unsigned flags0 = flags;  // a cluster launch sets COOPERATIVE for its run
   if (sigsetjmp(fail_jb, 1)) {
     rc = 1;
   } else {
@@ -201,7 +144,6 @@ int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned
     k->call(args);
   }
   in_launch = false;
-  flags = flags0;
   body = nullptr;
   sigaction(SIGSEGV, &old_segv, nullptr);
   sigaction(SIGBUS, &old_bus, nullptr);
@@ -212,8 +154,6 @@ const char* emu_error() { return emu::error.c_str(); }
 // EARLY_COPIES 1 (cp.async lands at issue), REVERSE_BLOCKS 2, REVERSE_THREADS 4 (other orders expose races),
 // COOPERATIVE 8 (every block live at once: blocks that wait on each other).
 void emu_set_flags(unsigned f) { emu::flags = f; }
-// Cluster size along x of the next launches (0: no clusters), as cuLaunchKernelEx's cluster dimension.
-void emu_set_cluster(unsigned x) { emu::cluster_x = x; }
 // Host buffers standing in for device memory: 256-byte aligned like cuMemAlloc, filled with 0xff (NaN / -1).
 void* emu_alloc(unsigned long long bytes) {
   void* p = aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);

@@ -49,27 +49,6 @@ inline u32 sreg_smid() { return 0; }
 inline void mov_u64(u64& d, u64 s) { d = s; }
 inline void mov_u32(u32& d, u32 s) { d = s; }
 
-// ---- thread block clusters (launch.h runs a cluster's blocks cooperatively): barrier.cluster phases, and
-// shared::cluster addresses with the rank in the top byte (cluster_ptr)
-inline void barrier_cluster_arrive(const char* what) {
-  if (!emu::cluster_x) emu::fail(std::string(what) + " in a launch without clusters");
-  emu::self().cl_target = emu::cl_phase + 1;
-  if (++emu::cl_count == emu::cluster_x * blockDim.x) emu::cl_count = 0, emu::cl_phase++;
-}
-inline void barrier_cluster_arrive_release_aligned() { barrier_cluster_arrive("barrier.cluster.arrive"); }
-inline void barrier_cluster_arrive_relaxed_aligned() { barrier_cluster_arrive("barrier.cluster.arrive.relaxed"); }
-inline void barrier_cluster_wait_acquire_aligned() {
-  while (emu::cl_phase < emu::self().cl_target) emu::wait(emu::SPIN);
-}
-inline void mapa_shared_cluster_u32(u32& d, u32 a, u32 rank) {
-  const int32_t off = (int32_t)a;
-  if (off < -(1 << 23) || off >= (1 << 23)) emu::fail("mapa: a shared address outside the emulator's range");
-  if (rank >= emu::cluster_x) emu::fail("mapa: rank " + std::to_string(rank) + " outside a cluster of " + std::to_string(emu::cluster_x));
-  d = ((u32)(off + (1 << 23)) & 0xffffffu) | ((rank + 1) << 24);
-}
-inline void st_shared_cluster_f32(u32 a, float v) { memcpy(emu::cluster_ptr(a, 4), &v, 4); }
-inline void ld_shared_cluster_f32(float& v, u32 a) { memcpy(&v, emu::cluster_ptr(a, 4), 4); }
-
 // ---- acquire load (device counters)
 inline void ld_acquire_gpu_global_u32(u32& d, const void* p) { d = __atomic_load_n((const u32*)p, __ATOMIC_ACQUIRE); }  // reloaded every spin
 

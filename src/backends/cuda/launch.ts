@@ -6,14 +6,13 @@
  * CU_LAUNCH_PARAM_BUFFER_POINTER form of cuLaunchKernel: one packed buffer, no per-argument pointers.
  * Kernels declared `PDL` (see common.cuh) go through cuLaunchKernelEx with programmatic stream serialization on
  * sm_90+, so that they start while their predecessor drains (set NEMOTRON_CUDA_PDL=0 to launch them normally).
- * A launch with a cluster size (sm_90+, `clustersEnabled`) goes through cuLaunchKernelEx with a cluster dimension.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileCuda } from './compiler.js';
 import type { CudaDevice } from './device.js';
-import { check, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
+import { check, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
 import { KernelTrace, traceSource } from './trace.js';
 
@@ -86,14 +85,10 @@ export class Kernels {
   private readonly argView: DataView;
   private readonly extraPtr: bigint;
   private readonly sizeView: DataView;
-  /**
-   * cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with room for two attributes (CUlaunchAttribute, 72 bytes
-   * each): programmatic stream serialization, then the cluster dimension of a cluster launch.
-   */
+  /** cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with one attribute (CUlaunchAttribute, 72 bytes). */
   private readonly cfgPtr: bigint;
   private readonly cfgView: DataView;
   private readonly pdl: boolean;
-  private readonly clusters: boolean;
   /** Launches issued (eager or captured), for tests and statistics. */
   launches = 0;
   /** Milliseconds spent in NVRTC + module loads. */
@@ -119,19 +114,14 @@ export class Kernels {
     extra.setBigUint64(16, 2n, true);
     extra.setBigUint64(24, sizePtr, true);
     extra.setBigUint64(32, 0n, true);
-    this.cfgPtr = k.alloc('uint8_t', 56 + 2 * 72) as bigint;
-    this.cfgView = new DataView(k.view(this.cfgPtr, 56 + 2 * 72));
+    this.cfgPtr = k.alloc('uint8_t', 56 + 72) as bigint;
+    this.cfgView = new DataView(k.view(this.cfgPtr, 128));
     this.cfgView.setBigUint64(40, this.cfgPtr + 56n, true); // attrs
+    this.cfgView.setUint32(48, 1, true); // numAttrs
     this.cfgView.setUint32(56, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
     this.cfgView.setInt32(64, 1, true); // value.programmaticStreamSerializationAllowed
     this.trace = process.env.NEMOTRON_CUDA_TRACE === '1' ? new KernelTrace(dev) : null;
     this.pdl = !!dev.drv.cuLaunchKernelEx && Number(dev.info.computeCapability) >= 90 && process.env.NEMOTRON_CUDA_PDL !== '0';
-    this.clusters = !!dev.drv.cuLaunchKernelEx && Number(dev.info.computeCapability) >= 90;
-  }
-
-  /** Whether launches may take a cluster size (sm_90+ and a driver with cuLaunchKernelEx). */
-  get clustersEnabled(): boolean {
-    return this.clusters;
   }
 
   /** Whether PDL kernels are launched with programmatic stream serialization. */
@@ -200,11 +190,7 @@ export class Kernels {
   private readonly shmemOptIn = new Map<string, number>();
   private skip = new Set<string>();
 
-  /**
-   * `cluster` (>= 1, only where clustersEnabled): thread block clusters of that many blocks along x; grid x must
-   * be a multiple of it. 0: no cluster attribute.
-   */
-  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0, cluster = 0): void {
+  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0): void {
     const k = this.get(name);
     if (args.length !== k.params.length) throw new Error(`kernel ${name} takes ${k.params.length} arguments, got ${args.length}`);
     const dev = this.dev;
@@ -243,22 +229,9 @@ export class Kernels {
       check(dev.drv.cuFuncSetAttribute(k.fn, 8, shmem), `cuFuncSetAttribute (${name}: ${shmem} bytes of dynamic shared memory)`);
       this.shmemOptIn.set(name, shmem);
     }
-    if (cluster && (!this.clusters || gx % cluster || cluster > 8)) {
-      throw new Error(`kernel ${name}: a cluster of ${cluster} blocks over grid x ${gx} (${this.clusters ? 'x must be a multiple, at most 8' : 'clusters need sm_90 and cuLaunchKernelEx'})`);
-    }
     this.trace?.record(name, gx * gy * gz, block);
-    const pdl = k.pdl && this.pdl;
-    if (pdl || cluster) {
+    if (k.pdl && this.pdl) {
       const c = this.cfgView;
-      // attribute 0 is PDL; a cluster launch without PDL starts the list at attribute 1
-      c.setBigUint64(40, this.cfgPtr + (pdl ? 56n : 128n), true);
-      c.setUint32(48, (pdl ? 1 : 0) + (cluster ? 1 : 0), true);
-      if (cluster) {
-        c.setUint32(128, CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION, true);
-        c.setUint32(136, cluster, true);
-        c.setUint32(140, 1, true);
-        c.setUint32(144, 1, true);
-      }
       c.setUint32(0, gx, true);
       c.setUint32(4, gy, true);
       c.setUint32(8, gz, true);

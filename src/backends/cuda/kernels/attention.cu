@@ -564,8 +564,13 @@ extern "C" __global__ void PDL attn_combine(float* out, int heads, int kvHeads, 
   const float* pd = part + base * G * hd + (long long)g * hd + t;  // split s at pd[s * G * hd]
   const long long step = (long long)G * hd;
   float acc = 0.f;
-#pragma unroll 8
-  for (int s = 0; s < nact; s++) acc += pd[s * step] * sw[s];
+  for (int s0 = 0; s0 < nact; s0 += 32) {  // 32 loads in flight, then the sums in split order
+    float pv[32];
+#pragma unroll
+    for (int j = 0; j < 32; j++) pv[j] = s0 + j < nact ? pd[(s0 + j) * step] : 0.f;
+#pragma unroll
+    for (int j = 0; j < 32; j++) if (s0 + j < nact) acc += pv[j] * sw[s0 + j];
+  }
   out[(long long)tk * heads * hd + h * hd + t] = acc / L;
 }
 

@@ -111,20 +111,6 @@ __device__ __forceinline__ void pdl_launch() {
 // Only where the next kernel reads nothing but weights and step metadata before its own pdl_wait: that kernel may
 // start while the one before this one is still running.
 __device__ __forceinline__ void pdl_launch_early() { pdl_launch(); }
-// Thread block clusters (sm_90; launch.ts: `launch(..., cluster)` sets the cluster size along x, so blocks
-// x / cluster of one row share a cluster and rank = blockIdx.x % cluster). cluster_arrive() releases this thread's
-// earlier writes, shared::cluster stores included, to the cluster; cluster_wait() returns once every thread of the
-// cluster has arrived and acquires their writes. Every thread of every block must arrive before any exits.
-__device__ __forceinline__ void cluster_arrive() { asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory"); }
-__device__ __forceinline__ void cluster_wait() { asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory"); }
-// Stores v at `smem` (a __shared__ address of this kernel) in the block of cluster rank `rank`: a distributed
-// shared memory write, fire and forget; the reader sees it after a cluster_arrive / cluster_wait pair.
-__device__ __forceinline__ void cluster_st_f32(float* smem, u32 rank, float v) {
-  u32 a, r;
-  asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(smem));
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(rank));
-  asm volatile("st.shared::cluster.f32 [%0], %1;" ::"r"(r), "f"(v) : "memory");
-}
 // A load that later loads of this thread cannot pass (acquire, GPU scope): the reader side of a device counter
 // whose writers store, __threadfence(), then atomicAdd.
 __device__ __forceinline__ u32 ld_acquire_u32(const u32* p) {

@@ -23,10 +23,7 @@
 // early: the weights are float32 copies that finished before this step's predecessor, so they may be loaded
 // before pdl_wait (otherwise after it: a copy made in this step may still be in flight).
 // tickets: [N, groups] ints, zero between launches. grid: (heads, N); block 256.
-// MODE: 0 the ticket's last block normalises the group (mamba_step), 1 a cluster (mamba_step_cl), 2 every head-block
-// waits for its group's sums and normalises its own channels (mamba_step_sp).
-template <int MODE>
-__device__ __forceinline__ void mamba_step_impl(
+extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     const float* proj, int ld, const float* convW, const float* convB, const float* aLog, const float* Dv, const float* dtBias,
     const float* normW, float* out, float* partial, int* tickets, int heads, int P, int groups, int K, float dtMin, float dtMax,
     float eps, int early, const u64* convStates, const u64* ssmStates) {
@@ -34,7 +31,6 @@ __device__ __forceinline__ void mamba_step_impl(
   __shared__ __align__(16) float sC[128];
   __shared__ float sX[64], sZ[64], sG[64];  // x after conv, silu(z), g = y silu(z) of the head's channels
   __shared__ int sLast;
-  __shared__ float sQ[8];  // CL: the group's heads' sums of g^2, by cluster rank (written by each head-block)
   pdl_launch_early();
   const int h = blockIdx.x, s = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int hpg = heads / groups, g = h / hpg, dInner = heads * P, gn = groups * 128;
@@ -61,11 +57,9 @@ __device__ __forceinline__ void mamba_step_impl(
     Dh = Dv[h];
     dtB = dtBias[h];
   };
-  float wN = 0.f;  // CL: the norm weight of channel h P + tid
   if (early) {
     loadWeights();
-    if (MODE) wN = hasX ? normW[cX] : 0.f;
-    else prefetch_l1(normW + g * gs, (long long)gs * 4, tid, 256);  // the group's norm weight: the last block's read
+    prefetch_l1(normW + g * gs, (long long)gs * 4, tid, 256);  // the group's norm weight: the last block's read
   }
   // The states are read before pdl_wait: the state pointers are step metadata (uploaded before the step), and the
   // states were last written by this layer's previous step, two or more launches back, which every PDL kernel's
@@ -85,10 +79,7 @@ __device__ __forceinline__ void mamba_step_impl(
     winX[j] = __ldcg(cs + (long long)cXv * Km + min(j, Km - 1));
   }
   pdl_wait();
-  if (!early) {
-    loadWeights();
-    if (MODE) wN = hasX ? normW[cX] : 0.f;
-  }
+  if (!early) loadWeights();
   pdl_launch();
 
   const float* row = proj + (long long)s * ld;  // this step's in_proj output: after the wait
@@ -146,97 +137,10 @@ __device__ __forceinline__ void mamba_step_impl(
     if (p < P) {
       const float gv = (v[0] + Dh * sX[p]) * sZ[p];
       sG[p] = gv;
-      if (MODE == 0) orow[h * P + p] = gv;
+      orow[h * P + p] = gv;
     }
   }
   __syncthreads();
-
-  if (MODE == 1) {
-    // 3. gated norm in the cluster (one per (row, group): rank = head in group): each head-block's sum of g^2 goes
-    // to every block of the group (distributed shared memory), one cluster barrier, then each block normalises its
-    // own channels. The sum in head order and the products as the ticket path's last block: the same bits.
-    if (warp == 0) {
-      float q = 0.f;
-      for (int p = lane; p < P; p += 32) q += sG[p] * sG[p];
-      q = warp_sum(q);
-      if (lane < hpg) cluster_st_f32(&sQ[h % hpg], lane, q);
-    }
-    cluster_arrive();
-    // the states meanwhile (no one reads them before the next step)
-#pragma unroll
-    for (int r = 0; r < MS_ROWS; r++) {
-      const int p = 8 * r + warp;
-      if (p < P) S[32 * p] = st[r];
-    }
-    if (hasX) {
-      float* sx = cs + (long long)cX * Km;
-#pragma unroll
-      for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
-      sx[Km - 1] = vX;
-    }
-    cluster_wait();
-    float tot = 0.f;
-    for (int k = 0; k < hpg; k++) tot += sQ[k];
-    const float inv = 1.f / sqrtf(tot / gs + eps);
-    if (hasX) orow[cX] = wN * sG[tid] * inv;
-    // every head-block of the group has read the old B/C conv state (before the barrier): rank 0 shifts it
-    if (h % hpg == 0) {
-      float* sbc = cs + (long long)cBC * Km;
-#pragma unroll
-      for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sbc[j] = winBC[j + 1];
-      sbc[Km - 1] = vBC;
-    }
-    return;
-  }
-
-  if (MODE == 2) {
-    // 3. gated norm, every head-block: its sum of g^2 to partial[s, h], then one arrival on the group's counter
-    // (thread 0 stores, fences and adds: no block-wide fence); thread 0 waits until the group's hpg arrivals of
-    // this launch are in (the counter only grows: this launch's target is the next multiple of hpg), then each
-    // block sums the group's partials in head order and normalises its own channels (the same bits as mamba_step).
-    __shared__ u32 sOld;
-    if (warp == 0) {
-      float q = 0.f;
-      for (int p = lane; p < P; p += 32) q += sG[p] * sG[p];
-      q = warp_sum(q);
-      if (lane == 0) {
-        partial[(long long)s * heads + h] = q;
-        __threadfence();
-        sOld = atomicAdd((u32*)tickets + s * groups + g, 1u);
-      }
-    }
-    // the states meanwhile (no one reads them before the next step)
-#pragma unroll
-    for (int r = 0; r < MS_ROWS; r++) {
-      const int p = 8 * r + warp;
-      if (p < P) S[32 * p] = st[r];
-    }
-    if (hasX) {
-      float* sx = cs + (long long)cX * Km;
-#pragma unroll
-      for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
-      sx[Km - 1] = vX;
-    }
-    __syncthreads();
-    const u32 old = sOld, target = (old / hpg + 1) * hpg;
-    if (tid == 0) {
-      const u32* ctr = (const u32*)tickets + s * groups + g;
-      while ((int)(ld_acquire_u32(ctr) - target) < 0) __nanosleep(32);
-    }
-    __syncthreads();
-    float tot = 0.f;
-    for (int k = 0; k < hpg; k++) tot += __ldcg(partial + (long long)s * heads + g * hpg + k);
-    const float inv = 1.f / sqrtf(tot / gs + eps);
-    if (hasX) orow[cX] = wN * sG[tid] * inv;
-    // the group's last arrival: every head-block has read the old B/C conv state
-    if (old % hpg == (u32)hpg - 1) {
-      float* sbc = cs + (long long)cBC * Km;
-#pragma unroll
-      for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sbc[j] = winBC[j + 1];
-      sbc[Km - 1] = vBC;
-    }
-    return;
-  }
 
   // 3. gated norm: the head's sum of squares, then the group's last block normalises
   if (warp == 0) {
@@ -297,32 +201,4 @@ __device__ __forceinline__ void mamba_step_impl(
   for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sbc[j] = winBC[j + 1];
   sbc[Km - 1] = vBC;
   if (tid == 0) *ticket = 0;
-}
-
-extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
-    const float* proj, int ld, const float* convW, const float* convB, const float* aLog, const float* Dv, const float* dtBias,
-    const float* normW, float* out, float* partial, int* tickets, int heads, int P, int groups, int K, float dtMin, float dtMax,
-    float eps, int early, const u64* convStates, const u64* ssmStates) {
-  mamba_step_impl<0>(proj, ld, convW, convB, aLog, Dv, dtBias, normW, out, partial, tickets, heads, P, groups, K, dtMin, dtMax, eps, early,
-                         convStates, ssmStates);
-}
-// mamba_step with the group norm inside a thread block cluster of the group's head-blocks (launched with cluster
-// size heads / groups <= 8 along x): no partials, ticket, fence or last block; the same bits as mamba_step.
-extern "C" __global__ void PDL __launch_bounds__(256) mamba_step_cl(
-    const float* proj, int ld, const float* convW, const float* convB, const float* aLog, const float* Dv, const float* dtBias,
-    const float* normW, float* out, int heads, int P, int groups, int K, float dtMin, float dtMax, float eps, int early,
-    const u64* convStates, const u64* ssmStates) {
-  mamba_step_impl<1>(proj, ld, convW, convB, aLog, Dv, dtBias, normW, out, nullptr, nullptr, heads, P, groups, K, dtMin, dtMax, eps, early,
-                        convStates, ssmStates);
-}
-// mamba_step where every head-block waits for its group's sums of squares and normalises its own channels (no last
-// block that reloads and normalises the whole group). Blocks of a group spin on each other: batch 1 only (its 64
-// blocks are all resident), counters: [N, groups] u32 that only grow (never reset; a buffer of its own, apart from
-// mamba_step's tickets). The same bits as mamba_step. grid: (heads, N); block 256.
-extern "C" __global__ void PDL __launch_bounds__(256) mamba_step_sp(
-    const float* proj, int ld, const float* convW, const float* convB, const float* aLog, const float* Dv, const float* dtBias,
-    const float* normW, float* out, float* partial, int* counters, int heads, int P, int groups, int K, float dtMin, float dtMax,
-    float eps, int early, const u64* convStates, const u64* ssmStates) {
-  mamba_step_impl<2>(proj, ld, convW, convB, aLog, Dv, dtBias, normW, out, partial, counters, heads, P, groups, K, dtMin, dtMax, eps, early,
-                     convStates, ssmStates);
 }

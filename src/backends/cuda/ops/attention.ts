@@ -45,8 +45,7 @@ const vec4 = (t: CudaTensor) => t.ptr % 16 === 0 && t.ld % 4 === 0;
  * function of the batch size and the device only, so that a captured decode graph stays valid as caches grow.
  */
 export function decodeSplits(multiprocessors: number, tokens: number, kvHeads: number): number {
-  const cap = Math.min(MAX_SPLITS, Number(process.env.NEMOTRON_CUDA_ATTN_SPLITS) || MAX_SPLITS); // tuning knob
-  return Math.max(1, Math.min(cap, Math.ceil((2 * multiprocessors) / (tokens * kvHeads))));
+  return Math.max(1, Math.min(MAX_SPLITS, Math.ceil((2 * multiprocessors) / (tokens * kvHeads))));
 }
 
 /**

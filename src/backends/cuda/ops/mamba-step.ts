@@ -12,23 +12,9 @@ export const MAMBA_STEP_MAX_ROWS = 64;
 const MAX_GROUPS = 64;
 /** NEMOTRON_CUDA_MAMBA_STEP=0: always decline, so a benchmark can compare with the three-kernel path. */
 const disabled = () => process.env.NEMOTRON_CUDA_MAMBA_STEP === '0';
-/**
- * NEMOTRON_CUDA_MAMBA_CLUSTER=1 (tuning): the group norm inside a thread block cluster of the group's head-blocks
- * (mamba_step_cl), where clusters launch and a group has at most 8 heads. Measured slower on an H200 (2.286-2.289
- * against 2.263-2.264 ms per batch-1 step, bench/sweeps/s7.json): a cluster's 8 blocks are placed together, so
- * they wait for room on the SMs that in_proj's blocks hold.
- */
-const useCluster = (c: CudaCtx, hpg: number) => c.kernels.clustersEnabled && hpg <= 8 && process.env.NEMOTRON_CUDA_MAMBA_CLUSTER === '1';
 
 /** The per-(row, group) tickets: [MAX_ROWS, MAX_GROUPS] ints (the kernel resets them). */
 const tickets = (c: CudaCtx) => ticketBuffer(c, 'mambaMixer', MAMBA_STEP_MAX_ROWS * MAX_GROUPS);
-/** mamba_step_sp's per-group arrival counters (batch 1: [MAX_GROUPS]); they only grow, so never shared with `tickets`. */
-const counters = (c: CudaCtx) => ticketBuffer(c, 'mambaMixerSpin', MAX_GROUPS);
-/**
- * NEMOTRON_CUDA_MAMBA_SPIN=1 (tuning): at batch 1 every head-block waits for its group's sums and normalises its own
- * channels (mamba_step_sp), instead of the group's last block normalising all of them.
- */
-const useSpin = (N: number) => N === 1 && process.env.NEMOTRON_CUDA_MAMBA_SPIN === '1';
 
 /**
  * Weights an earlier call already took through c.f32: a float32 copy made then has finished before this step's
@@ -61,20 +47,11 @@ export function mambaMixerStep(
   const [convW, convB, aLog, d, dtBias, normW] = weights.map((t) => (t ? c.f32(t) : null));
   for (const t of weights) if (t && t.dtype !== 'f32') seen.add(t);
   const out = c.alloc([N, p.dInner]); // [N, dInner]
+  const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
   const convSt = c.dev.meta.u64(states.map((s) => s.conv.ptr));
   const ssmSt = c.dev.meta.u64(states.map((s) => s.ssm.ptr));
-  const hpg = heads / groups;
-  if (useCluster(c, hpg)) {
-    c.kernels.launch('mamba_step_cl', [heads, N], 256, [
-      proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr,
-      heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt,
-    ], 0, hpg);
-    return out;
-  }
-  const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
-  const spin = useSpin(N);
-  c.kernels.launch(spin ? 'mamba_step_sp' : 'mamba_step', [heads, N], 256, [
-    proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, spin ? counters(c) : tickets(c),
+  c.kernels.launch('mamba_step', [heads, N], 256, [
+    proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, tickets(c),
     heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt,
   ]);
   return out;
