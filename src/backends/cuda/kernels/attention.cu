@@ -370,11 +370,15 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
   float* Vc = (float*)vPtrs[sq] + kh * HD;
   const float* knew = kin + (long long)tk * ldk + kh * HD;
   const float* vnew = vin + (long long)tk * ldv + kh * HD;
-  const int last = append ? len - 1 : -1;  // the key read from the inputs (and written to the cache here)
+  // the step's own key: from the inputs (append: written to the cache here), or the cache row kv_append wrote in
+  // this step (which may still be running: read after the wait either way)
+  const int last = len - 1;
+  const float* kl = append ? knew : Kc + (long long)last * kvw;
+  const float* vl = append ? vnew : Vc + (long long)last * kvw;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gid = lane >> 2, tig = lane & 3;
   const int kb = sp * chunk, ke = min(len, kb + chunk);
-  // K rows j0 + gid (n = gid), V rows j0 + 2 tig and j0 + 2 tig + 1 (k = tig, tig + 4); zeros past ke. The cache
-  // rows first (loadCache), then the row `last` from the inputs (loadNew, after the wait).
+  // K rows j0 + gid (n = gid), V rows j0 + 2 tig and j0 + 2 tig + 1 (k = tig, tig + 4); zeros past ke. The rows of
+  // earlier steps first (loadCache), then the row `last` (loadNew, after the wait).
   Vec<C::KW> kv[C::NKV];
   Vec<C::VW> va[C::NVV], vb[C::NVV];
   auto loadCache = [&](int j0) {
@@ -396,11 +400,11 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
     if (last < j0 || last >= j0 + 8) return;  // warp-uniform
     const int jk = j0 + gid, ja = j0 + 2 * tig, jb = ja + 1;
 #pragma unroll
-    for (int i = 0; i < C::NKV; i++) if (jk == last) kv[i].load(knew + C::KW * 4 * i + C::KW * tig);
+    for (int i = 0; i < C::NKV; i++) if (jk == last) kv[i].load(kl + C::KW * 4 * i + C::KW * tig);
 #pragma unroll
     for (int p = 0; p < C::NVV; p++) {
-      if (ja == last) va[p].load(vnew + C::VW * 8 * p + C::VW * gid);
-      if (jb == last) vb[p].load(vnew + C::VW * 8 * p + C::VW * gid);
+      if (ja == last) va[p].load(vl + C::VW * 8 * p + C::VW * gid);
+      if (jb == last) vb[p].load(vl + C::VW * 8 * p + C::VW * gid);
     }
   };
   int j0 = kb + 8 * warp;
@@ -524,11 +528,11 @@ __device__ __forceinline__ void attn_decode(const float* __restrict__ q, int ldq
 
 // Merges the splits of attn_decode (when more than one was in use). Thread s < nact takes split s's (max, sum), the
 // block reduces them (max, then the weighted sums in a fixed tree order: deterministic), and thread d sums dim d
-// over the splits with all of its loads independent, so the chain after the wait is two round trips whatever nact.
+// over the splits from batches of 32 independent loads: after the wait, two round trips up to 32 splits.
 // grid: (heads, items); block 128 (hd <= 128, nsplit <= 128).
 // It lets the next kernel launch at its start (pdl_launch_early): o_proj pulls only its weight rows into L2 before
 // its wait, and so they load while the attention runs: 2.253 against 2.260-2.262 ms per batch-1 step over 1,024
-// steps (bench/sweeps/s7-early.json; attn_decode triggering early as well: 2.254-2.255).
+// steps (the s7-early sweep at de6f31e; attn_decode triggering early as well: 2.254-2.255).
 extern "C" __global__ void PDL attn_combine(float* out, int heads, int kvHeads, int hd, int nsplit, const int* items, const int* past, const float* part,
                                             const float* ml) {
   __shared__ float sw[128], red[4];

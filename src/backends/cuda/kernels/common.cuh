@@ -105,9 +105,9 @@ __device__ __forceinline__ void pdl_launch() {
 #endif
 }
 // pdl_launch_early(): for the small latency-bound kernels that come right before a weight-streaming kernel (the
-// norm before a GEMV, the router before moe_up1, mamba_step before out_proj, attn_combine before o_proj). Called at their start instead of after
-// their wait, it lets the next kernel launch at once, so its blocks are placed and issue their first weight rows as
-// the kernel before drains: 2.385 against 2.41 ms per batch-1 step on an H200 (every kernel doing it: 2.45).
+// norm before a GEMV, the router before moe_up1, mamba_step before out_proj, attn_combine before o_proj). Called at
+// their start instead of after their wait, it lets the next kernel launch at once, so its blocks are placed and issue
+// their first weight rows as the kernel before drains: 2.385 against 2.41 ms per batch-1 step on an H200 (every kernel doing it: 2.45).
 // Only where the next kernel reads nothing but weights and step metadata before its own pdl_wait: that kernel may
 // start while the one before this one is still running.
 __device__ __forceinline__ void pdl_launch_early() { pdl_launch(); }
