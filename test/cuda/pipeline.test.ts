@@ -96,16 +96,150 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
     for (let i = 0; i < 12; i++) want.push((cur = cur.map(next)));
     expect(a.map((r) => Array.from(r))).toEqual(want.slice(0, 7));
     expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 5 });
-    // a second call starts from the given ids with no warm-up; replays alternate the staging areas from 0
+    // a second call starts from the given ids with no warm-up; replays take the three staging areas in turn from 0
     const b = graphs.decodeGreedy('d', a[6], 5, forward);
     expect(b.map((r) => Array.from(r))).toEqual(want.slice(7, 12));
     expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 10 });
-    expect(log.filter((l) => l === 'areas').length).toBe(2); // both areas made before each call's steps
+    expect(log.filter((l) => l === 'areas').length).toBe(2); // the areas made before each call's steps
     const areas = log.filter((l) => l.startsWith('area '));
-    expect(areas.slice(-6)).toEqual(['area 0', 'area 1', 'area 0', 'area 1', 'area 0', 'area 0']);
+    expect(areas.slice(-6)).toEqual(['area 0', 'area 1', 'area 2', 'area 0', 'area 1', 'area 0']);
     // another batch size is another graph
     const c = graphs.decodeGreedy('d', Int32Array.from([5]), 3, forward);
     expect(c.map((r) => r[0])).toEqual([next(5), next(next(5)), next(next(next(5)))]);
     expect(graphs.stats.captured).toBe(2);
   });
 });
+
+// The same with a stream that runs operations only when the host waits (an event or a sync), as a GPU running
+// behind the host does, and staging areas modelled: a step's metadata upload reads its host area when the upload
+// runs, not when it is queued. Each step's kernels record the metadata they see; a host area written again while
+// a queued upload still has to read it shows up as a step that saw another step's metadata.
+function deferredBackend() {
+  const k = getKoffi();
+  const mem = new Map<number, Int32Array>();
+  let nextAddr = 0x1000;
+  let nextHandle = 1n;
+  const graphs = new Map<bigint, (() => void)[]>();
+  let recording: (() => void)[] | null = null;
+  const queue: (() => void)[] = [];
+  const drain = (until?: () => boolean) => {
+    while (queue.length && !(until && until())) queue.shift()!();
+  };
+  const recorded = new Map<bigint, number>(); // event -> the number of its last record call
+  const completed = new Map<bigint, number>(); // event -> the record that has run
+  let records = 0;
+  const hostViews = new Map<bigint, Int32Array>();
+  const areas: Int32Array[] = [new Int32Array(1)];
+  let area = 0;
+  let devMeta = -1;
+  const seen: number[] = []; // the metadata each executed step read, in execution order
+  const issue = (op: () => void) => {
+    if (dev.mode === 'eager') queue.push(op);
+    else if (dev.mode === 'capture') recording!.push(op);
+  };
+  const drv = {
+    cuEventCreate: (p: [bigint | null]) => ((p[0] = nextHandle++), 0),
+    cuEventRecord: (e: bigint) => {
+      const n = ++records;
+      recorded.set(e, n);
+      queue.push(() => completed.set(e, n));
+      return 0;
+    },
+    cuEventSynchronize: (e: bigint) => (drain(() => completed.get(e) === recorded.get(e)), 0),
+    cuEventElapsedTime: (ms: [number]) => ((ms[0] = 1), 0),
+    cuMemHostAlloc: (p: [bigint | null], bytes: number) => {
+      const ptr = k.alloc('uint8_t', bytes) as unknown as bigint;
+      hostViews.set(ptr, new Int32Array(k.view(ptr, bytes)));
+      p[0] = ptr;
+      return 0;
+    },
+    cuMemFreeHost: () => 0,
+    cuMemcpyDtoHAsync: (dst: bigint, src: number, bytes: number) => {
+      queue.push(() => {
+        for (const [base, view] of hostViews) {
+          const off = Number(dst - base);
+          if (off >= 0 && off < view.byteLength) view.set(mem.get(src)!.subarray(0, bytes / 4), off / 4);
+        }
+      });
+      return 0;
+    },
+  };
+  const meta = {
+    offset: 0,
+    ensureAreas: (n: number) => {
+      while (areas.length < n) areas.push(new Int32Array(1));
+    },
+    selectArea: (i: number) => {
+      while (areas.length <= i) areas.push(new Int32Array(1));
+      area = i;
+    },
+    /** The step's metadata (here one number) into the current host area. */
+    write: (v: number) => (areas[area][0] = v),
+    flush: () => {
+      const a = areas[area];
+      queue.push(() => (devMeta = a[0])); // the host area as it is when the upload runs
+    },
+    reset: () => {},
+  };
+  const dev = {
+    mode: 'eager' as 'eager' | 'capture' | 'dry',
+    drv,
+    stream: 0n,
+    arena: { usedBytes: () => 0 },
+    meta,
+    pool: { alloc: (bytes: number) => ({ ptr: nextAddr, size: (mem.set(nextAddr, new Int32Array(bytes / 4)), (nextAddr += 0x1000), bytes) }), release: () => {} },
+    sync: () => drain(),
+    upload: (dst: number, src: Int32Array) => {
+      const copy = src.slice();
+      queue.push(() => mem.get(dst)!.set(copy));
+    },
+    beginCapture: () => ((dev.mode = 'capture'), (recording = [])),
+    endCapture: () => {
+      dev.mode = 'eager';
+      const h = nextHandle++;
+      graphs.set(h, recording!);
+      return h;
+    },
+    abortCapture: () => (dev.mode = 'eager'),
+    launchGraph: (h: bigint) => queue.push(...graphs.get(h)!),
+    destroyGraph: () => {},
+  };
+  let inputs: Int32Array = new Int32Array(0);
+  let tag = 0;
+  const backend = {
+    dev,
+    tokenFeed: null as { ptr: number; n: number } | null,
+    beginStep: () => {},
+    flushPending: () => {},
+    argmaxInto: (_x: unknown, out: number) => issue(() => mem.get(out)!.set(inputs.map(next))),
+  };
+  /** One decode step: new metadata on the host (a step counter), and kernels that read it and the fed ids. */
+  const forward = () => {
+    const feed = backend.tokenFeed!;
+    meta.write(tag++);
+    if (dev.mode === 'eager') meta.flush(); // eager launches upload first (Kernels.launch)
+    issue(() => {
+      seen.push(devMeta);
+      inputs = mem.get(feed.ptr)!.slice(0, feed.n);
+    });
+    return null as never;
+  };
+  return { backend: backend as unknown as CudaBackend, forward, seen, queued: () => queue.length };
+}
+
+describe('DecodeGraphs.decodeGreedy on a stream that runs behind the host (fake device)', () => {
+  it('every step sees its own metadata and the previous step\'s ids, with steps queued ahead', () => {
+    const { backend, forward, seen, queued } = deferredBackend();
+    const graphs = new DecodeGraphs(backend);
+    const first = Int32Array.from([4, 9]);
+    const a = graphs.decodeGreedy('d', first, 9, forward);
+    const b = graphs.decodeGreedy('d', a[8], 6, forward);
+    const want: number[][] = [];
+    let cur = Array.from(first);
+    for (let i = 0; i < 15; i++) want.push((cur = cur.map(next)));
+    expect([...a, ...b].map((r) => Array.from(r))).toEqual(want);
+    expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i)); // eager, capture run, 13 replays
+    expect(queued()).toBe(0); // each call ends with the stream drained
+  });
+});
+

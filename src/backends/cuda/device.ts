@@ -23,8 +23,9 @@ class MetaStaging {
   private i32v: Int32Array;
   private u32v: Uint32Array;
   /**
-   * Pinned host areas: [0] always; [1] made on first use. Pipelined graph replays alternate between them, so
-   * that step n+1's metadata is written while step n's upload may still be pending on the stream.
+   * Pinned host areas: [0] always, the others made by ensureAreas or on first use. Pipelined graph replays take
+   * them in turn, so that a step's metadata is written while the uploads of the steps still queued before it may
+   * be pending on the stream.
    */
   private readonly areas: { host: Handle; i32v: Int32Array; u32v: Uint32Array }[] = [];
   offset = 0;
@@ -43,16 +44,17 @@ class MetaStaging {
     return { host: p[0]!, i32v: new Int32Array(buf), u32v: new Uint32Array(buf) };
   }
 
-  /** Makes both host areas now: pinning 32 MiB takes milliseconds, which must not land inside a pipelined decode. */
-  ensureAreas(): void {
-    while (this.areas.length < 2) this.areas.push(this.newArea());
+  /** Makes `n` host areas now: pinning 32 MiB takes milliseconds, which must not land inside a pipelined decode. */
+  ensureAreas(n: number): void {
+    while (this.areas.length < n) this.areas.push(this.newArea());
   }
 
   /**
-   * Switches the host area that ops write to (0 or 1). The caller guarantees that no upload still pending on the
-   * stream reads the area it switches to.
+   * Switches the host area that ops write to. The caller guarantees that no upload still pending on the stream
+   * reads the area it switches to.
    */
-  selectArea(i: 0 | 1): void {
+  selectArea(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i > 7) throw new Error(`metadata staging area ${i} out of range`);
     while (this.areas.length <= i) this.areas.push(this.newArea());
     ({ host: this.host, i32v: this.i32v, u32v: this.u32v } = this.areas[i]);
   }

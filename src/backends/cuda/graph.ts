@@ -7,8 +7,9 @@
  *
  * `decodeGreedy` is the pipelined form for greedy decoding: the argmax is part of the graph and writes the next
  * step's input ids into a device buffer that the graph's embedding reads, so no token goes through the host
- * between steps; step n+1 is dry-run and queued while step n runs on the GPU (its metadata in the other of two
- * pinned host areas), and the sampled ids are read back from pinned memory one step behind, after an event.
+ * between steps. The host dry-runs and queues steps up to PIPELINE_DEPTH ahead of the one it reads back (each
+ * step's metadata in its own pinned host area, its ids in its own pinned slot, taken in turn), so a host step that
+ * takes longer than a GPU step (a GC pause) does not leave the GPU idle; the ids are read after an event.
  */
 import type { CudaBackend } from './backend.js';
 import { check, type Handle } from './ffi/driver.js';
@@ -21,14 +22,22 @@ interface Captured {
   metaBytes: number;
 }
 
-/** Pinned read-back slots of decodeGreedy (ids of steps i & 1 = 0 and 1) and their events. */
+/**
+ * Steps decodeGreedy keeps queued on the GPU beyond the one whose ids it waits for. With one, a host step slower than
+ * the GPU's (2.24 ms at batch 1 on an H200) idled the GPU: the same GPU time read 445 and 436 tok/s in two calls.
+ */
+const PIPELINE_DEPTH = 2;
+/** Metadata areas and id slots in turn: the queued steps' and the one being written. */
+const SLOTS = PIPELINE_DEPTH + 1;
+
+/** Pinned read-back slots of decodeGreedy (the ids of step i in slot i % SLOTS) and their events. */
 interface Ring {
   B: number;
   host: Handle;
   ids: Int32Array;
-  start: [Handle, Handle];
-  done: [Handle, Handle];
-  timed: [boolean, boolean];
+  start: Handle[];
+  done: Handle[];
+  timed: boolean[];
 }
 
 export class DecodeGraphs {
@@ -89,15 +98,15 @@ export class DecodeGraphs {
     const feed = this.feedFor(gkey, B);
     const ring = this.ringFor(B);
     const out: Int32Array[] = [];
-    dev.meta.ensureAreas(); // before any step: the first use of area 1 would otherwise stall a replay
+    dev.meta.ensureAreas(SLOTS); // before any step: making an area inside the loop would stall a replay
     dev.sync();
     this.readTiming();
     dev.upload(feed, first);
     backend.tokenFeed = { ptr: feed, n: B };
-    let pending = -1; // the last step queued on the GPU whose ids are not read yet
+    const pending: number[] = []; // steps queued on the GPU whose ids are not read yet, oldest first
     let replays = 0;
     const collect = (i: number) => {
-      const slot = i & 1;
+      const slot = i % SLOTS;
       check(dev.drv.cuEventSynchronize(ring.done[slot]), 'cuEventSynchronize');
       if (ring.timed[slot]) {
         const ms: [number] = [0];
@@ -108,9 +117,9 @@ export class DecodeGraphs {
       }
       out[i] = ring.ids.slice(slot * B, slot * B + B);
     };
-    // after the step's work on the stream: its sampled ids to pinned slot i & 1, then the slot's event
+    // after the step's work on the stream: its sampled ids to pinned slot i % SLOTS, then the slot's event
     const readBack = (i: number) => {
-      const slot = i & 1;
+      const slot = i % SLOTS;
       check(dev.drv.cuMemcpyDtoHAsync(ring.host + BigInt(slot * B * 4), feed, B * 4, dev.stream), 'cuMemcpyDtoHAsync (sampled ids)');
       check(dev.drv.cuEventRecord(ring.done[slot], dev.stream), 'cuEventRecord');
     };
@@ -120,8 +129,7 @@ export class DecodeGraphs {
         const g = this.graphs.get(gkey);
         if (!g) {
           // eager warm-up or capture: not pipelined (eager launches share staging area 0 with the uploads)
-          if (pending >= 0) collect(pending);
-          pending = -1;
+          while (pending.length) collect(pending.shift()!);
           dev.sync();
           if (!this.warmed.has(gkey)) {
             this.warmed.add(gkey);
@@ -134,20 +142,21 @@ export class DecodeGraphs {
           collect(i);
           continue;
         }
-        // host area `replays & 1` was last read by the upload of step i - 2 at the latest, collected before now
-        dev.meta.selectArea((replays++ & 1) as 0 | 1);
+        // host area `replays % SLOTS` was last read by the upload of the step SLOTS replays back, collected by now
+        dev.meta.selectArea(replays++ % SLOTS);
         this.dryRun(gkey, g, step);
-        const slot = i & 1;
+        const slot = i % SLOTS;
         if (this.timeGpu) check(dev.drv.cuEventRecord(ring.start[slot], dev.stream), 'cuEventRecord');
         dev.meta.flush();
         dev.launchGraph(g.exec);
         ring.timed[slot] = this.timeGpu;
         this.stats.replayed++;
         readBack(i);
-        if (pending >= 0) collect(pending); // step i - 1, while step i runs
-        pending = i;
+        pending.push(i);
+        // the oldest step, while the PIPELINE_DEPTH after it stay queued
+        while (pending.length > PIPELINE_DEPTH) collect(pending.shift()!);
       }
-      if (pending >= 0) collect(pending);
+      while (pending.length) collect(pending.shift()!);
     } finally {
       backend.tokenFeed = null;
       dev.sync();
@@ -201,17 +210,18 @@ export class DecodeGraphs {
     return f.ptr;
   }
 
-  /** Two pinned slots of B ids for the read-back, an event per slot, and start events for GPU timing. */
+  /** SLOTS pinned slots of B ids for the read-back, an event per slot, and start events for GPU timing. */
   private ringFor(B: number): Ring {
     if (this.ring && this.ring.B >= B) return this.ring;
     const drv = this.backend.dev.drv;
     const old = this.ring;
     if (old) check(drv.cuMemFreeHost(old.host), 'cuMemFreeHost');
     const p: [Handle | null] = [null];
-    check(drv.cuMemHostAlloc(p, 2 * B * 4, 0), 'cuMemHostAlloc (sampled ids)');
+    check(drv.cuMemHostAlloc(p, SLOTS * B * 4, 0), 'cuMemHostAlloc (sampled ids)');
+    const events = () => Array.from({ length: SLOTS }, () => this.event());
     this.ring = {
-      B, host: p[0]!, ids: new Int32Array(getKoffi().view(p[0]!, 2 * B * 4)),
-      start: old?.start ?? [this.event(), this.event()], done: old?.done ?? [this.event(), this.event()], timed: [false, false],
+      B, host: p[0]!, ids: new Int32Array(getKoffi().view(p[0]!, SLOTS * B * 4)),
+      start: old?.start ?? events(), done: old?.done ?? events(), timed: Array<boolean>(SLOTS).fill(false),
     };
     return this.ring;
   }
