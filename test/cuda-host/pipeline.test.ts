@@ -4,13 +4,20 @@ import { getKoffi } from '../../src/backends/cuda/ffi/load.js';
 import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
 
 // Device-independent check of DecodeGraphs.decodeGreedy's bookkeeping (runs on every machine): a fake device whose
-// stream runs each operation when it is issued, and whose graphs replay the recorded operations. A "model" reads
-// its input ids from the token feed and its "argmax" writes next(id) back: the ids read back must be the chain
-// next(first), next(next(first)), ... step by step, through the eager warm-up, the capture and the replays.
+// graphs replay the recorded operations. A "model" reads its input ids from the token feed and its "argmax" writes
+// next(id) back: the ids read back must be the chain next(first), next(next(first)), ... step by step, through the
+// eager warm-up, the capture and the replays.
 
 const next = (t: number) => (t * 31 + 7) % 1000;
 
-function fakeBackend() {
+/**
+ * A fake device for DecodeGraphs. `deferred` false: the stream runs each operation when it is issued. `deferred`
+ * true: it runs them only when the host waits (an event or a sync), as a GPU running behind the host does. Staging
+ * areas are modelled: a step's metadata upload reads its host area when the upload runs, not when it is queued.
+ * Each executed step records the metadata it saw (`seen`): a host area written again while a queued upload still
+ * has to read it shows up as a step that saw another step's metadata.
+ */
+function fakeBackend(deferred: boolean) {
   const k = getKoffi();
   const mem = new Map<number, Int32Array>(); // device buffers by address
   let nextAddr = 0x1000;
@@ -18,112 +25,14 @@ function fakeBackend() {
   const graphs = new Map<bigint, (() => void)[]>();
   let recording: (() => void)[] | null = null;
   const log: string[] = [];
-  const hostViews = new Map<bigint, Int32Array>();
-  /** Runs an operation now (eager), records it (capture) or drops it (dry: the graph does it). */
-  const issue = (op: () => void) => {
-    if (dev.mode === 'eager') op();
-    else if (dev.mode === 'capture') recording!.push(op);
-  };
-  const drv = {
-    cuEventCreate: (p: [bigint | null]) => ((p[0] = nextHandle++), 0),
-    cuEventRecord: () => 0,
-    cuEventSynchronize: () => 0,
-    cuEventElapsedTime: (ms: [number]) => ((ms[0] = 1), 0),
-    cuMemHostAlloc: (p: [bigint | null], bytes: number) => {
-      const ptr = k.alloc('uint8_t', bytes) as unknown as bigint;
-      hostViews.set(ptr, new Int32Array(k.view(ptr, bytes)));
-      p[0] = ptr;
-      return 0;
-    },
-    cuMemFreeHost: () => 0,
-    cuMemcpyDtoHAsync: (dst: bigint, src: number, bytes: number) => {
-      for (const [base, view] of hostViews) {
-        const off = Number(dst - base);
-        if (off >= 0 && off < view.byteLength) view.set(mem.get(src)!.subarray(0, bytes / 4), off / 4);
-      }
-      log.push('readback');
-      return 0;
-    },
-  };
-  const dev = {
-    mode: 'eager' as 'eager' | 'capture' | 'dry',
-    drv,
-    stream: 0n,
-    arena: { usedBytes: () => 0 },
-    meta: { offset: 0, ensureAreas: () => log.push('areas'), selectArea: (i: number) => log.push(`area ${i}`), flush: () => {}, reset: () => {} },
-    pool: { alloc: (bytes: number) => ({ ptr: nextAddr, size: (mem.set(nextAddr, new Int32Array(bytes / 4)), (nextAddr += 0x1000), bytes) }), release: () => {} },
-    sync: () => {},
-    upload: (dst: number, src: Int32Array) => mem.get(dst)!.set(src),
-    beginCapture: () => ((dev.mode = 'capture'), (recording = [])),
-    endCapture: () => {
-      dev.mode = 'eager';
-      const h = nextHandle++;
-      graphs.set(h, recording!);
-      return h;
-    },
-    abortCapture: () => (dev.mode = 'eager'),
-    launchGraph: (h: bigint) => {
-      log.push('graph');
-      for (const op of graphs.get(h)!) op();
-    },
-    destroyGraph: () => {},
-  };
-  let inputs: Int32Array = new Int32Array(0);
-  const backend = {
-    dev,
-    tokenFeed: null as { ptr: number; n: number } | null,
-    beginStep: () => {},
-    flushPending: () => {},
-    argmaxInto: (_x: unknown, out: number) => issue(() => mem.get(out)!.set(inputs.map(next))),
-  };
-  /** One decode step of the fake model: reads the fed ids (the embedding). */
-  const forward = () => {
-    const feed = backend.tokenFeed!;
-    issue(() => (inputs = mem.get(feed.ptr)!.slice(0, feed.n)));
-    return null as never;
-  };
-  return { backend: backend as unknown as CudaBackend, forward, log };
-}
-
-describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
-  it('feeds each step the ids the previous one sampled, and reads them back in step order', () => {
-    const { backend, forward, log } = fakeBackend();
-    const graphs = new DecodeGraphs(backend);
-    const first = Int32Array.from([1, 2, 3]);
-    const a = graphs.decodeGreedy('d', first, 7, forward);
-    const want: number[][] = [];
-    let cur = Array.from(first);
-    for (let i = 0; i < 12; i++) want.push((cur = cur.map(next)));
-    expect(a.map((r) => Array.from(r))).toEqual(want.slice(0, 7));
-    expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 5 });
-    // a second call starts from the given ids with no warm-up; replays take the three staging areas in turn from 0
-    const b = graphs.decodeGreedy('d', a[6], 5, forward);
-    expect(b.map((r) => Array.from(r))).toEqual(want.slice(7, 12));
-    expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 10 });
-    expect(log.filter((l) => l === 'areas').length).toBe(2); // the areas made before each call's steps
-    const areas = log.filter((l) => l.startsWith('area '));
-    expect(areas.slice(-6)).toEqual(['area 0', 'area 1', 'area 2', 'area 0', 'area 1', 'area 0']);
-    // another batch size is another graph
-    const c = graphs.decodeGreedy('d', Int32Array.from([5]), 3, forward);
-    expect(c.map((r) => r[0])).toEqual([next(5), next(next(5)), next(next(next(5)))]);
-    expect(graphs.stats.captured).toBe(2);
-  });
-});
-
-// The same with a stream that runs operations only when the host waits (an event or a sync), as a GPU running
-// behind the host does, and staging areas modelled: a step's metadata upload reads its host area when the upload
-// runs, not when it is queued. Each step's kernels record the metadata they see; a host area written again while
-// a queued upload still has to read it shows up as a step that saw another step's metadata.
-function deferredBackend() {
-  const k = getKoffi();
-  const mem = new Map<number, Int32Array>();
-  let nextAddr = 0x1000;
-  let nextHandle = 1n;
-  const graphs = new Map<bigint, (() => void)[]>();
-  let recording: (() => void)[] | null = null;
   const queue: (() => void)[] = [];
   const drain = (until?: () => boolean) => {
     while (queue.length && !(until && until())) queue.shift()!();
+  };
+  /** Puts an operation on the stream (and runs it now when the stream is not deferred). */
+  const enqueue = (...ops: (() => void)[]) => {
+    queue.push(...ops);
+    if (!deferred) drain();
   };
   const recorded = new Map<bigint, number>(); // event -> the number of its last record call
   const completed = new Map<bigint, number>(); // event -> the record that has run
@@ -133,8 +42,9 @@ function deferredBackend() {
   let area = 0;
   let devMeta = -1;
   const seen: number[] = []; // the metadata each executed step read, in execution order
+  /** An operation of a step: on the stream (eager), into the graph (capture), or dropped (dry: the graph does it). */
   const issue = (op: () => void) => {
-    if (dev.mode === 'eager') queue.push(op);
+    if (dev.mode === 'eager') enqueue(op);
     else if (dev.mode === 'capture') recording!.push(op);
   };
   const drv = {
@@ -142,7 +52,7 @@ function deferredBackend() {
     cuEventRecord: (e: bigint) => {
       const n = ++records;
       recorded.set(e, n);
-      queue.push(() => completed.set(e, n));
+      enqueue(() => completed.set(e, n));
       return 0;
     },
     cuEventSynchronize: (e: bigint) => (drain(() => completed.get(e) === recorded.get(e)), 0),
@@ -155,11 +65,12 @@ function deferredBackend() {
     },
     cuMemFreeHost: () => 0,
     cuMemcpyDtoHAsync: (dst: bigint, src: number, bytes: number) => {
-      queue.push(() => {
+      enqueue(() => {
         for (const [base, view] of hostViews) {
           const off = Number(dst - base);
           if (off >= 0 && off < view.byteLength) view.set(mem.get(src)!.subarray(0, bytes / 4), off / 4);
         }
+        log.push('readback');
       });
       return 0;
     },
@@ -167,9 +78,11 @@ function deferredBackend() {
   const meta = {
     offset: 0,
     ensureAreas: (n: number) => {
+      log.push('areas');
       while (areas.length < n) areas.push(new Int32Array(1));
     },
     selectArea: (i: number) => {
+      log.push(`area ${i}`);
       while (areas.length <= i) areas.push(new Int32Array(1));
       area = i;
     },
@@ -177,7 +90,7 @@ function deferredBackend() {
     write: (v: number) => (areas[area][0] = v),
     flush: () => {
       const a = areas[area];
-      queue.push(() => (devMeta = a[0])); // the host area as it is when the upload runs
+      enqueue(() => (devMeta = a[0])); // the host area as it is when the upload runs
     },
     reset: () => {},
   };
@@ -191,7 +104,7 @@ function deferredBackend() {
     sync: () => drain(),
     upload: (dst: number, src: Int32Array) => {
       const copy = src.slice();
-      queue.push(() => mem.get(dst)!.set(copy));
+      enqueue(() => mem.get(dst)!.set(copy));
     },
     beginCapture: () => ((dev.mode = 'capture'), (recording = [])),
     endCapture: () => {
@@ -201,7 +114,10 @@ function deferredBackend() {
       return h;
     },
     abortCapture: () => (dev.mode = 'eager'),
-    launchGraph: (h: bigint) => queue.push(...graphs.get(h)!),
+    launchGraph: (h: bigint) => {
+      log.push('graph');
+      enqueue(...graphs.get(h)!);
+    },
     destroyGraph: () => {},
   };
   let inputs: Int32Array = new Int32Array(0);
@@ -224,12 +140,36 @@ function deferredBackend() {
     });
     return null as never;
   };
-  return { backend: backend as unknown as CudaBackend, forward, seen, queued: () => queue.length };
+  return { backend: backend as unknown as CudaBackend, forward, log, seen, queued: () => queue.length };
 }
 
-describe('DecodeGraphs.decodeGreedy on a stream that runs behind the host (fake device)', () => {
-  it('every step sees its own metadata and the previous step\'s ids, with steps queued ahead', () => {
-    const { backend, forward, seen, queued } = deferredBackend();
+describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
+  it('feeds each step the ids the previous one sampled, and reads them back in step order', () => {
+    const { backend, forward, log, seen } = fakeBackend(false);
+    const graphs = new DecodeGraphs(backend);
+    const first = Int32Array.from([1, 2, 3]);
+    const a = graphs.decodeGreedy('d', first, 7, forward);
+    const want: number[][] = [];
+    let cur = Array.from(first);
+    for (let i = 0; i < 12; i++) want.push((cur = cur.map(next)));
+    expect(a.map((r) => Array.from(r))).toEqual(want.slice(0, 7));
+    expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 5 });
+    // a second call starts from the given ids with no warm-up; replays take the three staging areas in turn from 0
+    const b = graphs.decodeGreedy('d', a[6], 5, forward);
+    expect(b.map((r) => Array.from(r))).toEqual(want.slice(7, 12));
+    expect(graphs.stats).toMatchObject({ eager: 1, captured: 1, replayed: 10 });
+    expect(log.filter((l) => l === 'areas').length).toBe(2); // the areas made before each call's steps
+    const areas = log.filter((l) => l.startsWith('area '));
+    expect(areas.slice(-6)).toEqual(['area 0', 'area 1', 'area 2', 'area 0', 'area 1', 'area 0']);
+    expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    // another batch size is another graph
+    const c = graphs.decodeGreedy('d', Int32Array.from([5]), 3, forward);
+    expect(c.map((r) => r[0])).toEqual([next(5), next(next(5)), next(next(next(5)))]);
+    expect(graphs.stats.captured).toBe(2);
+  });
+
+  it('on a stream that runs behind the host: every step sees its own metadata and the previous step\'s ids', () => {
+    const { backend, forward, seen, queued } = fakeBackend(true);
     const graphs = new DecodeGraphs(backend);
     const first = Int32Array.from([4, 9]);
     const a = graphs.decodeGreedy('d', first, 9, forward);
@@ -242,4 +182,3 @@ describe('DecodeGraphs.decodeGreedy on a stream that runs behind the host (fake 
     expect(queued()).toBe(0); // each call ends with the stream drained
   });
 });
-
