@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CudaBackend } from '../../src/backends/cuda/backend.js';
 import { getKoffi } from '../../src/backends/cuda/ffi/load.js';
 import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
@@ -38,9 +38,10 @@ function fakeBackend(deferred: boolean) {
   const completed = new Map<bigint, number>(); // event -> the record that has run
   let records = 0;
   const hostViews = new Map<bigint, Int32Array>();
-  const areas: Int32Array[] = [new Int32Array(1)];
+  const AREA = 64; // metadata words per area
+  const areas: Int32Array[] = [new Int32Array(AREA)];
   let area = 0;
-  let devMeta = -1;
+  let devMeta = new Int32Array(AREA).fill(-1);
   const seen: number[] = []; // the metadata each executed step read, in execution order
   /** An operation of a step: on the stream (eager), into the graph (capture), or dropped (dry: the graph does it). */
   const issue = (op: () => void) => {
@@ -65,6 +66,7 @@ function fakeBackend(deferred: boolean) {
     },
     cuMemFreeHost: () => 0,
     cuMemcpyDtoHAsync: (dst: bigint, src: number, bytes: number) => {
+      if (!mem.has(src)) throw new Error(`read-back from ${src}, not a buffer's start`);
       enqueue(() => {
         for (const [base, view] of hostViews) {
           const off = Number(dst - base);
@@ -79,20 +81,23 @@ function fakeBackend(deferred: boolean) {
     offset: 0,
     ensureAreas: (n: number) => {
       log.push('areas');
-      while (areas.length < n) areas.push(new Int32Array(1));
+      while (areas.length < n) areas.push(new Int32Array(AREA));
     },
     selectArea: (i: number) => {
       log.push(`area ${i}`);
-      while (areas.length <= i) areas.push(new Int32Array(1));
+      while (areas.length <= i) areas.push(new Int32Array(AREA));
       area = i;
     },
-    /** The step's metadata (here one number) into the current host area. */
-    write: (v: number) => (areas[area][0] = v),
+    /** The step's metadata (here one number) into the current host area at the next offset; returns the offset. */
+    write: (v: number) => {
+      areas[area][meta.offset] = v;
+      return meta.offset++;
+    },
     flush: () => {
       const a = areas[area];
-      enqueue(() => (devMeta = a[0])); // the host area as it is when the upload runs
+      enqueue(() => (devMeta = a.slice())); // the host area as it is when the upload runs
     },
-    reset: () => {},
+    reset: () => (meta.offset = 0),
   };
   const dev = {
     mode: 'eager' as 'eager' | 'capture' | 'dry',
@@ -120,27 +125,47 @@ function fakeBackend(deferred: boolean) {
     },
     destroyGraph: () => {},
   };
+  /** The buffer holding device address `addr` and the word index of `addr` in it. */
+  const word = (addr: number): [Int32Array, number] => {
+    for (const [base, buf] of mem) if (addr >= base && addr < base + buf.byteLength) return [buf, (addr - base) / 4];
+    throw new Error(`no device buffer at ${addr}`);
+  };
   let inputs: Int32Array = new Int32Array(0);
   let tag = 0;
+  const ahead: number[] = []; // kvAhead at each forward (host side: eager, capture and dry runs)
   const backend = {
     dev,
     tokenFeed: null as { ptr: number; n: number } | null,
-    beginStep: () => {},
+    kvAhead: 0,
+    keepMeta: false,
+    beginStep: () => {
+      if (!backend.keepMeta) meta.reset();
+    },
     flushPending: () => {},
-    argmaxInto: (_x: unknown, out: number) => issue(() => mem.get(out)!.set(inputs.map(next))),
+    argmaxInto: (_x: unknown, out: number, copy = 0) =>
+      issue(() => {
+        const ids = inputs.map(next);
+        mem.get(out)!.set(ids);
+        if (copy) {
+          const [buf, w] = word(copy);
+          buf.set(ids, w);
+        }
+      }),
   };
   /** One decode step: new metadata on the host (a step counter), and kernels that read it and the fed ids. */
   const forward = () => {
+    backend.beginStep(); // as the model does
+    ahead.push(backend.kvAhead);
     const feed = backend.tokenFeed!;
-    meta.write(tag++);
+    const at = meta.write(tag++);
     if (dev.mode === 'eager') meta.flush(); // eager launches upload first (Kernels.launch)
     issue(() => {
-      seen.push(devMeta);
+      seen.push(devMeta[at]);
       inputs = mem.get(feed.ptr)!.slice(0, feed.n);
     });
     return null as never;
   };
-  return { backend: backend as unknown as CudaBackend, forward, log, seen, queued: () => queue.length };
+  return { backend: backend as unknown as CudaBackend, forward, log, seen, ahead, queued: () => queue.length };
 }
 
 describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
@@ -180,5 +205,40 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
     expect([...a, ...b].map((r) => Array.from(r))).toEqual(want);
     expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i)); // eager, capture run, 13 replays
     expect(queued()).toBe(0); // each call ends with the stream drained
+  });
+
+  describe('several steps per graph (NEMOTRON_CUDA_GRAPH_STEPS=3)', () => {
+    const saved = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+    beforeEach(() => void (process.env.NEMOTRON_CUDA_GRAPH_STEPS = '3'));
+    afterEach(() => {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+      else process.env.NEMOTRON_CUDA_GRAPH_STEPS = saved;
+    });
+
+    it.each([false, true])('units of three steps and a tail of single steps (stream behind the host: %s)', (deferred) => {
+      const { backend, forward, seen, ahead, queued } = fakeBackend(deferred);
+      const graphs = new DecodeGraphs(backend);
+      const first = Int32Array.from([4, 9]);
+      // 8 = unit (eager) + unit (captured) + 2 single steps (eager, captured); 13 = 4 replayed units + 1 replayed step
+      const a = graphs.decodeGreedy('d', first, 8, forward);
+      expect(graphs.stats).toMatchObject({ eager: 2, captured: 2, replayed: 0 });
+      const b = graphs.decodeGreedy('d', a[7], 13, forward);
+      expect(graphs.stats).toMatchObject({ eager: 2, captured: 2, replayed: 13 });
+      const want: number[][] = [];
+      let cur = Array.from(first);
+      for (let i = 0; i < 21; i++) want.push((cur = cur.map(next)));
+      expect([...a, ...b].map((r) => Array.from(r))).toEqual(want);
+      // each step read its own metadata, though a unit's three steps wrote theirs into one area before one upload
+      expect(seen).toEqual(Array.from({ length: 21 }, (_, i) => i));
+      // host forwards (eager, capture, 4 dry units, 1 dry step): caches reserve ahead for the rest of their unit
+      expect(ahead).toEqual([2, 1, 0, 2, 1, 0, 0, 0, ...Array(4).fill([2, 1, 0]).flat(), 0]);
+      expect(queued()).toBe(0);
+    });
+
+    it('rejects a bad setting', () => {
+      const { backend, forward } = fakeBackend(false);
+      process.env.NEMOTRON_CUDA_GRAPH_STEPS = '0';
+      expect(() => new DecodeGraphs(backend).decodeGreedy('d', Int32Array.of(1), 2, forward)).toThrow(/NEMOTRON_CUDA_GRAPH_STEPS=0/);
+    });
   });
 });

@@ -110,19 +110,29 @@ describeCuda.each(FIXTURE_NAMES)('golden fixture on CUDA: %s', (name) => {
       model.freeState(state);
       expect(out, `prompt ${p}`).toEqual(golden.greedy[p].tokens);
     }
-    expect(graphs.stats.captured).toBe(1);
-    expect(graphs.stats.replayed).toBe(prompts.length * 63 - 2);
+    // one graph per unit size (K steps, and single steps for a tail); every step but those of the first (eager) and
+    // second (captured) unit of each size replays
+    const K = graphs.graphSteps();
+    expect(graphs.stats.captured).toBe(K === 1 ? 1 : 2);
+    expect(graphs.stats.replayed).toBe(prompts.length * 63 - (K === 1 ? 2 : 2 * K + 2));
     expect(graphs.stats.timedReplays).toBe(graphs.stats.replayed);
     graphs.clear();
   });
 
-  it('pipelined graph decoding across KV-cache growth equals step-by-step graph decoding (batch 2)', () => {
+  // K steps per graph; 250-token prompts: the KV caches (256 rows at first) grow during the replays (K 1), while
+  // the second unit is captured (K 4) or while a unit is dry-run for its replay (K 4, 246 tokens)
+  it.each([
+    [1, 250],
+    [4, 250],
+    [4, 246],
+  ])('pipelined graph decoding (%i steps per graph) across KV-cache growth equals step-by-step graph decoding (batch 2, prompts of %i)', (K, len) => {
     const g = gpu();
     const model = loadModel(fixtureDir(name), g).model;
     const graphs = new DecodeGraphs(g);
     const vocab = model.config.vocabSize;
-    // 250-token prompts: the KV caches (256 rows at first) grow during the replays
-    const prompt = (k: number) => Array.from({ length: 250 }, (_, i) => (i * 7919 + k * 104729 + 3) % vocab);
+    const prompt = (k: number) => Array.from({ length: len }, (_, i) => (i * 7919 + k * 104729 + 3) % vocab);
+    const saved = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+    process.env.NEMOTRON_CUDA_GRAPH_STEPS = String(K);
     const run = (pipelined: boolean): number[][] => {
       const states = [model.newState(), model.newState()];
       const first = g.argmaxRows(model.forward(states.map((state, k) => ({ tokens: prompt(k), state }))));
@@ -140,7 +150,12 @@ describeCuda.each(FIXTURE_NAMES)('golden fixture on CUDA: %s', (name) => {
       for (const s of states) model.freeState(s);
       return out;
     };
-    expect(run(true)).toEqual(run(false));
+    try {
+      expect(run(true)).toEqual(run(false));
+    } finally {
+      if (saved === undefined) delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+      else process.env.NEMOTRON_CUDA_GRAPH_STEPS = saved;
+    }
     graphs.clear();
   });
 

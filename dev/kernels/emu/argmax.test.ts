@@ -48,11 +48,13 @@ describe.skipIf(!!why)('argmax_partial + argmax_final on the CPU emulator', () =
     const v = e.alloc(rows * P * 4);
     const i = e.alloc(rows * P * 4);
     const out = e.alloc(rows * 4);
+    const out2 = e.alloc(rows * 4); // the copy a multi-step decode graph keeps per step
     e.setFlags(flags);
     e.launch('argmax_partial', [P, rows], 256, [e.upload(x), cols, chunk, v, i]);
-    e.launch('argmax_final', rows, 32, [v, i, P, out]);
+    e.launch('argmax_final', rows, 32, [v, i, P, out, out2]);
     const want = Int32Array.from({ length: rows }, (_, r) => argmax(x, r, cols));
     expect(want).toEqual(Int32Array.from([chunk + 3, 71, cols - 1, 0, chunk + 2])); // the plants took
     expect(e.download(out, new Int32Array(rows))).toEqual(want);
+    expect(e.download(out2, new Int32Array(rows))).toEqual(want);
   });
 });

@@ -48,6 +48,13 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   private readonly poison: boolean;
   /** See CudaCtx.tokenFeed (set by DecodeGraphs.decodeGreedy for the duration of a pipelined decode). */
   tokenFeed: { ptr: number; n: number } | null = null;
+  /** See CudaCtx.kvAhead (set by DecodeGraphs.decodeGreedy inside a graph of several decode steps). */
+  kvAhead = 0;
+  /**
+   * While set, beginStep keeps the metadata written so far: the steps of one multi-step decode graph each keep their
+   * own metadata, uploaded together (DecodeGraphs.decodeGreedy).
+   */
+  keepMeta = false;
   /** Per-op GPU times (eager steps only) once `enableProfiling()` was called. */
   profiler: OpProfiler | null = null;
   private readonly f32Cache = new WeakMap<CudaTensor, CudaTensor>();
@@ -161,7 +168,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     this.flushPending();
     if (this.dev.mode === 'eager' && this.dev.meta.offset > 0) this.dev.sync(); // staging copies done before reuse
     this.dev.arena.reset();
-    this.dev.meta.reset();
+    if (!this.keepMeta) this.dev.meta.reset();
   }
 
   // ---- tensors ------------------------------------------------------------------------------------------
@@ -260,17 +267,20 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return ids;
   }
 
-  /** Row-wise argmax written to the device buffer `out` (i32 [rows]); part of the step (captured in a graph). */
-  argmaxInto(x: CudaTensor, out: number): void {
+  /**
+   * Row-wise argmax written to the device buffer `out` (i32 [rows]), and to `copy` as well unless it is 0; part of
+   * the step (captured in a graph).
+   */
+  argmaxInto(x: CudaTensor, out: number, copy = 0): void {
     this.live(x);
     this.flushPending();
-    this.argmaxLaunch(this.contig(x), out);
+    this.argmaxLaunch(this.contig(x), out, copy);
   }
 
   /** One block per row for short rows; two passes over many blocks for long ones (a vocabulary of logits). */
-  private argmaxLaunch(x: CudaTensor, out: number): void {
+  private argmaxLaunch(x: CudaTensor, out: number, copy = 0): void {
     if (x.cols < 8192) {
-      this.kernels.launch('argmax_rows', x.rows, 256, [x.ptr, x.cols, out]);
+      this.kernels.launch('argmax_rows', x.rows, 256, [x.ptr, x.cols, out, copy]);
       return;
     }
     const P = Math.min(64, Math.ceil(x.cols / 2048));
@@ -278,7 +288,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     const v = this.alloc([x.rows, P]);
     const i = this.alloc([x.rows, P], 'i32');
     this.kernels.launch('argmax_partial', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr]);
-    this.kernels.launch('argmax_final', x.rows, 32, [v.ptr, i.ptr, P, out]);
+    this.kernels.launch('argmax_final', x.rows, 32, [v.ptr, i.ptr, P, out, copy]);
   }
 
   /** Draws one token per row of logits on the device (ops/sample.ts) and returns the ids; null for rows too long. */

@@ -7,9 +7,10 @@
  *
  * `decodeGreedy` is the pipelined form for greedy decoding: the argmax is part of the graph and writes the next
  * step's input ids into a device buffer that the graph's embedding reads, so no token goes through the host
- * between steps. The host dry-runs and queues steps up to PIPELINE_DEPTH ahead of the one it reads back (each
- * step's metadata in its own pinned host area, its ids in its own pinned slot, taken in turn), so a host step that
- * takes longer than a GPU step (a GC pause) does not leave the GPU idle; the ids are read after an event.
+ * between steps. The host dry-runs and queues graphs up to PIPELINE_DEPTH ahead of the one it reads back (each
+ * graph's metadata in its own pinned host area, its ids in its own pinned slot, taken in turn), so a host step that
+ * takes longer than a GPU step (a GC pause) does not leave the GPU idle; the ids are read after an event. A graph may
+ * hold several decode steps (graphSteps()).
  */
 import type { CudaBackend } from './backend.js';
 import { check, type Handle } from './ffi/driver.js';
@@ -27,10 +28,13 @@ interface Captured {
  * the GPU's (2.24 ms at batch 1 on an H200) idled the GPU: the same GPU time read 445 and 436 tok/s in two calls.
  */
 const PIPELINE_DEPTH = 2;
+/** Decode steps per graph in decodeGreedy by default (graphSteps()). */
+const GRAPH_STEPS = 1;
+const MAX_GRAPH_STEPS = 64;
 /** Metadata areas and id slots in turn: the queued steps' and the one being written. */
 const SLOTS = PIPELINE_DEPTH + 1;
 
-/** Pinned read-back slots of decodeGreedy (the ids of step i in slot i % SLOTS) and their events. */
+/** Pinned read-back slots of decodeGreedy (unit n's ids in slot n % SLOTS, `B` ids per slot) and their events. */
 interface Ring {
   B: number;
   host: Handle;
@@ -83,49 +87,82 @@ export class DecodeGraphs {
   }
 
   /**
+   * Steps per graph in decodeGreedy (`NEMOTRON_CUDA_GRAPH_STEPS`, read at each call so that a sweep can compare
+   * settings in one process; default GRAPH_STEPS).
+   */
+  graphSteps(): number {
+    const env = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+    if (env === undefined || env === '') return GRAPH_STEPS;
+    const k = Number(env);
+    if (!Number.isInteger(k) || k < 1 || k > MAX_GRAPH_STEPS) throw new Error(`NEMOTRON_CUDA_GRAPH_STEPS=${env}: expected an integer in [1, ${MAX_GRAPH_STEPS}]`);
+    return k;
+  }
+
+  /**
    * Greedy decoding of `steps` tokens for a batch, pipelined (see the file comment). `first` holds each sequence's
    * input token of the first step; `forward()` runs one decode step of the batch (one token per sequence) and
    * returns its logits [B, V]: the token ids it passes to the model are placeholders (any in-range value), since
    * the embedding reads the ids from the device. Every step runs (the states advance by exactly `steps` tokens);
    * returns the sampled ids of each step ([steps][B]), the same as `run` + `argmaxRows` step by step.
+   *
+   * Steps go in units of graphSteps() (K) steps, one graph per unit: the unit's metadata goes up in one copy and its
+   * ids come back in one copy, and inside the graph each step's first kernels start while the step before ends. The
+   * last steps % K steps go one per unit. A key's first unit of a size runs eagerly, its second is captured.
    */
   decodeGreedy(key: string, first: Int32Array, steps: number, forward: () => CudaTensor): Int32Array[] {
     const backend = this.backend;
     const dev = backend.dev;
     if (dev.mode !== 'eager') throw new Error('DecodeGraphs.decodeGreedy: steps cannot nest');
     const B = first.length;
-    const gkey = `greedy:${key}:${B}`;
-    const feed = this.feedFor(gkey, B);
-    const ring = this.ringFor(B);
+    const K = this.graphSteps();
+    const feed = this.feedFor(`greedy:${key}:${B}`, B);
+    const hist = this.feedFor(`greedy-ids:${B}:${K}`, K * B); // [K, B]: the ids of each step of a unit
+    const ring = this.ringFor(K * B);
     const out: Int32Array[] = [];
     dev.meta.ensureAreas(SLOTS); // before any step: making an area inside the loop would stall a replay
     dev.sync();
     this.readTiming();
     dev.upload(feed, first);
     backend.tokenFeed = { ptr: feed, n: B };
-    const pending: number[] = []; // steps queued on the GPU whose ids are not read yet, oldest first
-    let replays = 0;
-    const collect = (i: number) => {
-      const slot = i % SLOTS;
-      check(dev.drv.cuEventSynchronize(ring.done[slot]), 'cuEventSynchronize');
-      if (ring.timed[slot]) {
+    /** A unit of u steps from step i whose ids go to ring slot sl. */
+    type Unit = { i: number; u: number; sl: number };
+    const pending: Unit[] = []; // units queued on the GPU whose ids are not read yet, oldest first
+    let units = 0; // units queued so far: unit n takes metadata area and ring slot n % SLOTS
+    const collect = ({ i, u, sl }: Unit) => {
+      check(dev.drv.cuEventSynchronize(ring.done[sl]), 'cuEventSynchronize');
+      if (ring.timed[sl]) {
         const ms: [number] = [0];
-        check(dev.drv.cuEventElapsedTime(ms, ring.start[slot], ring.done[slot]), 'cuEventElapsedTime');
+        check(dev.drv.cuEventElapsedTime(ms, ring.start[sl], ring.done[sl]), 'cuEventElapsedTime');
         this.stats.gpuMs += ms[0];
-        this.stats.timedReplays++;
-        ring.timed[slot] = false;
+        this.stats.timedReplays += u;
+        ring.timed[sl] = false;
       }
-      out[i] = ring.ids.slice(slot * B, slot * B + B);
+      for (let k = 0; k < u; k++) out[i + k] = ring.ids.slice((sl * K + k) * B, (sl * K + k + 1) * B);
     };
-    // after the step's work on the stream: its sampled ids to pinned slot i % SLOTS, then the slot's event
-    const readBack = (i: number) => {
-      const slot = i % SLOTS;
-      check(dev.drv.cuMemcpyDtoHAsync(ring.host + BigInt(slot * B * 4), feed, B * 4, dev.stream), 'cuMemcpyDtoHAsync (sampled ids)');
-      check(dev.drv.cuEventRecord(ring.done[slot], dev.stream), 'cuEventRecord');
+    // after the unit's work on the stream: its sampled ids to its pinned slot, then the slot's event
+    const readBack = (i: number, u: number): Unit => {
+      const sl = units++ % SLOTS;
+      check(dev.drv.cuMemcpyDtoHAsync(ring.host + BigInt(sl * K * B * 4), hist, u * B * 4, dev.stream), 'cuMemcpyDtoHAsync (sampled ids)');
+      check(dev.drv.cuEventRecord(ring.done[sl], dev.stream), 'cuEventRecord');
+      return { i, u, sl };
     };
-    const step = () => backend.argmaxInto(forward(), feed);
+    // u decode steps, each step's ids into the feed (the next step's input) and into row k of hist
+    const unit = (u: number) => () => {
+      try {
+        for (let k = 0; k < u; k++) {
+          backend.keepMeta = k > 0;
+          backend.kvAhead = u - 1 - k; // caches grow at the unit's first step only
+          backend.argmaxInto(forward(), feed, hist + k * B * 4);
+        }
+      } finally {
+        backend.keepMeta = false;
+        backend.kvAhead = 0;
+      }
+    };
     try {
-      for (let i = 0; i < steps; i++) {
+      for (let i = 0; i < steps; ) {
+        const u = steps - i >= K ? K : 1;
+        const gkey = `greedy:${key}:${B}:${u}`;
         const g = this.graphs.get(gkey);
         if (!g) {
           // eager warm-up or capture: not pipelined (eager launches share staging area 0 with the uploads)
@@ -134,26 +171,26 @@ export class DecodeGraphs {
           if (!this.warmed.has(gkey)) {
             this.warmed.add(gkey);
             this.stats.eager++;
-            step();
+            unit(u)();
           } else {
-            this.capture(gkey, step);
+            this.capture(gkey, unit(u));
           }
-          readBack(i);
-          collect(i);
+          collect(readBack(i, u));
+          i += u;
           continue;
         }
-        // host area `replays % SLOTS` was last read by the upload of the step SLOTS replays back, collected by now
-        dev.meta.selectArea(replays++ % SLOTS);
-        this.dryRun(gkey, g, step);
-        const slot = i % SLOTS;
-        if (this.timeGpu) check(dev.drv.cuEventRecord(ring.start[slot], dev.stream), 'cuEventRecord');
+        // the host area of the unit SLOTS units back was read by its upload, collected by now
+        dev.meta.selectArea(units % SLOTS);
+        this.dryRun(gkey, g, unit(u));
+        const sl = units % SLOTS;
+        if (this.timeGpu) check(dev.drv.cuEventRecord(ring.start[sl], dev.stream), 'cuEventRecord');
         dev.meta.flush();
         dev.launchGraph(g.exec);
-        ring.timed[slot] = this.timeGpu;
-        this.stats.replayed++;
-        readBack(i);
-        pending.push(i);
-        // the oldest step, while the PIPELINE_DEPTH after it stay queued
+        ring.timed[sl] = this.timeGpu;
+        this.stats.replayed += u;
+        pending.push(readBack(i, u));
+        i += u;
+        // the oldest unit, while the PIPELINE_DEPTH after it stay queued
         while (pending.length > PIPELINE_DEPTH) collect(pending.shift()!);
       }
       while (pending.length) collect(pending.shift()!);

@@ -62,6 +62,11 @@ export interface CudaCtx {
    * pipelined graph decoding feeds each step the tokens the previous step sampled on the device.
    */
   readonly tokenFeed: { ptr: number; n: number } | null;
+  /**
+   * Rows every KV cache must have room for beyond the step's own: a graph of several decode steps grows its caches
+   * at its first step only (a growth copy inside the graph would copy rows that its earlier steps have not written).
+   */
+  readonly kvAhead: number;
   /** A new arena tensor (contiguous). */
   alloc(shape: readonly number[], dtype?: DType): CudaTensor;
   /** Runs `fn` with arena scratch released afterwards (allocate outputs before calling). */

@@ -2,7 +2,10 @@
 #include "common.cuh"
 
 // out[r, :] = table[ids[r], :]; table is bf16 (isBf16 = 1) or f32. grid: rows.
-extern "C" __global__ void embed_rows(const void* table, int isBf16, const int* ids, float* out, int H) {
+// PDL: in a graph of several decode steps it launches during the previous step's argmax (which writes `ids`).
+extern "C" __global__ void PDL embed_rows(const void* table, int isBf16, const int* ids, float* out, int H) {
+  pdl_wait();
+  pdl_launch();
   const long long id = ids[blockIdx.x];
   float* o = out + (long long)blockIdx.x * H;
   if (isBf16) {
@@ -75,8 +78,9 @@ extern "C" __global__ void rand_fill(void* p, int isBf16, long long n, u32 seed,
   }
 }
 
-// out[r] = argmax_j x[r, j] (first index on ties). grid: rows, block 256.
-extern "C" __global__ void argmax_rows(const float* x, int cols, int* out) {
+// out[r] = argmax_j x[r, j] (first index on ties); also into out2[r] unless out2 is null (a decode graph of several
+// steps keeps each step's ids there). grid: rows, block 256.
+extern "C" __global__ void argmax_rows(const float* x, int cols, int* out, int* out2) {
   __shared__ float sv[256];
   __shared__ int si[256];
   const float* row = x + (long long)blockIdx.x * cols;
@@ -97,7 +101,11 @@ extern "C" __global__ void argmax_rows(const float* x, int cols, int* out) {
     }
     __syncthreads();
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = si[0] == 0x7fffffff ? 0 : si[0];
+  if (threadIdx.x == 0) {
+    const int r = si[0] == 0x7fffffff ? 0 : si[0];
+    out[blockIdx.x] = r;
+    if (out2) out2[blockIdx.x] = r;
+  }
 }
 
 // Row argmax in two passes for long rows (the LM head's 131072 logits would leave one block on one SM): pass 1,
@@ -128,7 +136,7 @@ extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chun
   }
 }
 // grid: rows; block 32.
-extern "C" __global__ void PDL argmax_final(const float* partV, const int* partI, int P, int* out) {
+extern "C" __global__ void PDL argmax_final(const float* partV, const int* partI, int P, int* out, int* out2) {
   pdl_wait();
   pdl_launch();
   float best = NEG_INF;
@@ -136,5 +144,9 @@ extern "C" __global__ void PDL argmax_final(const float* partV, const int* partI
   for (int j = threadIdx.x; j < P; j += 32) argmax_merge(best, bi, partV[(long long)blockIdx.x * P + j], partI[(long long)blockIdx.x * P + j]);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
-  if (threadIdx.x == 0) out[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+  if (threadIdx.x == 0) {
+    const int r = bi == 0x7fffffff ? 0 : bi;
+    out[blockIdx.x] = r;
+    if (out2) out2[blockIdx.x] = r;  // as argmax_rows
+  }
 }

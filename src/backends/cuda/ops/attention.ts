@@ -16,9 +16,9 @@ const PREFILL_ROWS = 128;
 const MAX_SPLITS = 128;
 const LOG2E = 1.4426950408889634;
 
-/** Makes room for `extra` more rows; growth copies run outside a step being captured. */
+/** Makes room for `extra` more rows (and c.kvAhead beyond them); growth copies run outside a step being captured. */
 function reserve(c: CudaCtx, cache: CudaKvCache, extra: number): void {
-  const need = cache.length + extra;
+  const need = cache.length + extra + c.kvAhead;
   if (need <= cache.capacity) return;
   const cap = Math.max(INITIAL_CAPACITY, need, cache.capacity * 2);
   const bytes = cap * cache.width * 4;
