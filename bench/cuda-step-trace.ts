@@ -15,6 +15,7 @@ import { randomModel } from '../src/backends/cuda/random-weights.js';
 import { attribute, type LaunchSpan } from '../src/backends/cuda/trace.js';
 
 process.env.NEMOTRON_CUDA_TRACE = '1';
+process.env.NEMOTRON_CUDA_GRAPH_STEPS ??= '1'; // the attribution below takes one graph per step (eager step, capture, replays)
 const steps = Number(process.argv[2] ?? 4);
 const csv = process.argv[3];
 

@@ -215,23 +215,24 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
       else process.env.NEMOTRON_CUDA_GRAPH_STEPS = saved;
     });
 
-    it.each([false, true])('units of three steps and a tail of single steps (stream behind the host: %s)', (deferred) => {
+    it.each([false, true])('units of 1, 2, 3, 3, ... steps and a tail (stream behind the host: %s)', (deferred) => {
       const { backend, forward, seen, ahead, queued } = fakeBackend(deferred);
       const graphs = new DecodeGraphs(backend);
       const first = Int32Array.from([4, 9]);
-      // 8 = unit (eager) + unit (captured) + 2 single steps (eager, captured); 13 = 4 replayed units + 1 replayed step
+      // 8 = units of 1, 2, 3 (each size's first: eager) + 2 (captured); 13 = 1 (captured), 2, 3 (captured), 3, 3, 1
       const a = graphs.decodeGreedy('d', first, 8, forward);
-      expect(graphs.stats).toMatchObject({ eager: 2, captured: 2, replayed: 0 });
+      expect(graphs.stats).toMatchObject({ eager: 3, captured: 1, replayed: 0 });
       const b = graphs.decodeGreedy('d', a[7], 13, forward);
-      expect(graphs.stats).toMatchObject({ eager: 2, captured: 2, replayed: 13 });
+      expect(graphs.stats).toMatchObject({ eager: 3, captured: 3, replayed: 2 + 3 + 3 + 1 });
       const want: number[][] = [];
       let cur = Array.from(first);
       for (let i = 0; i < 21; i++) want.push((cur = cur.map(next)));
       expect([...a, ...b].map((r) => Array.from(r))).toEqual(want);
-      // each step read its own metadata, though a unit's three steps wrote theirs into one area before one upload
+      // each step read its own metadata, though a unit's steps wrote theirs into one area before one upload
       expect(seen).toEqual(Array.from({ length: 21 }, (_, i) => i));
-      // host forwards (eager, capture, 4 dry units, 1 dry step): caches reserve ahead for the rest of their unit
-      expect(ahead).toEqual([2, 1, 0, 2, 1, 0, 0, 0, ...Array(4).fill([2, 1, 0]).flat(), 0]);
+      // host forwards of each unit (eager, capture or dry): caches reserve ahead for the rest of their unit
+      const unit = (u: number) => Array.from({ length: u }, (_, k) => u - 1 - k);
+      expect(ahead).toEqual([1, 2, 3, 2, 1, 2, 3, 3, 3, 1].flatMap(unit));
       expect(queued()).toBe(0);
     });
 

@@ -56,5 +56,15 @@ describe.skipIf(!!why)('argmax_partial + argmax_final on the CPU emulator', () =
     expect(want).toEqual(Int32Array.from([chunk + 3, 71, cols - 1, 0, chunk + 2])); // the plants took
     expect(e.download(out, new Int32Array(rows))).toEqual(want);
     expect(e.download(out2, new Int32Array(rows))).toEqual(want);
+    // the same in one launch (the last block of each row merges its parts), twice: the tickets reset themselves
+    const counter = e.upload(new Int32Array(rows));
+    for (let run = 0; run < 2; run++) {
+      const o1 = e.alloc(rows * 4);
+      const o2 = e.alloc(rows * 4);
+      e.launch('argmax_rows2', [P, rows], 256, [e.upload(x), cols, chunk, v, i, counter, o1, o2]);
+      expect(e.download(o1, new Int32Array(rows)), `run ${run}`).toEqual(want);
+      expect(e.download(o2, new Int32Array(rows)), `run ${run}`).toEqual(want);
+      expect(e.download(counter, new Int32Array(rows))).toEqual(new Int32Array(rows));
+    }
   });
 });

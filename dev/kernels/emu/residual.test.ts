@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { add, rmsNorm } from '../../../src/backends/cpu/ref/basic.js';
+import { add, embed, rmsNorm } from '../../../src/backends/cpu/ref/basic.js';
 import { CpuTensor } from '../../../src/backends/cpu/ref/tensor.js';
 import { randn } from '../../../test/ops/cases.js';
-import { relErr } from '../../../test/helpers/numeric.js';
+import { relErr, toBf16 } from '../../../test/helpers/numeric.js';
 import { emuUnavailable } from './build.js';
 import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
@@ -45,5 +45,25 @@ describe.skipIf(!!why)('residual.cu on the CPU emulator', () => {
     const out = e.alloc(H * 4);
     e.launch('add_rms_norm_wide', 1, 1024, [e.upload(a), null, null, e.upload(w), out, H, 1e-5]);
     expect(relErr(e.download(out, new Float32Array(H)), rmsNorm(new CpuTensor(a, [1, H]), new CpuTensor(w, [H]), 1e-5).data)).toBeLessThanOrEqual(1e-5);
+  });
+
+  // the first layer's norm with the embedding lookup in the same kernel (backend.ts's rmsNorm after a deferred
+  // embed): h must be the table row exactly, out cpu-ref's embed then rmsNorm
+  it.each([
+    ['bf16', 2688, 2, 0],
+    ['f32', 1000, 3, EMU_FLAGS.reverseBlocks | EMU_FLAGS.reverseThreads],
+  ] as const)('embed_rms_norm_wide, %s table: rows of %i, %i ids (flags %i)', (dtype, H, n, flags) => {
+    const vocab = 50;
+    const t = toBf16(randn(6, vocab * H));
+    const w = randn(7, H);
+    const ids = Int32Array.from({ length: n }, (_, i) => (i * 17 + 49) % vocab); // the last row first
+    const h = e.alloc(n * H * 4);
+    const out = e.alloc(n * H * 4);
+    e.setFlags(flags);
+    const table = dtype === 'bf16' ? e.upload(t.raw) : e.upload(t.values);
+    e.launch('embed_rms_norm_wide', n, 1024, [table, dtype === 'bf16' ? 1 : 0, e.upload(ids), h, e.upload(w), out, H, 1e-5]);
+    const rows = embed(new CpuTensor(t.values, [vocab, H]), ids);
+    expect(e.download(h, new Float32Array(n * H))).toEqual(rows.data);
+    expect(relErr(e.download(out, new Float32Array(n * H)), rmsNorm(rows, new CpuTensor(w, [H]), 1e-5).data)).toBeLessThanOrEqual(1e-5);
   });
 });

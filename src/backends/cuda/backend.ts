@@ -12,7 +12,8 @@ import { CudaDevice } from './device.js';
 import { Kernels } from './launch.js';
 import { OpProfiler } from './profile.js';
 import { attention } from './ops/attention.js';
-import { addBias, embed, gatedRmsNorm, gatherRows, relu2, rmsNorm, splitCols } from './ops/basic.js';
+import { ticketBuffer } from './ops/tickets.js';
+import { addBias, embed, embedInputs, gatedRmsNorm, gatherRows, launchEmbed, relu2, rmsNorm, splitCols, type EmbedLaunch } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
 import { mambaMixerStep } from './ops/mamba-step.js';
 import { matmul, matmulsOneRow } from './ops/matmul.js';
@@ -70,6 +71,11 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   private pendingNorm: DeferredNorm | null = null;
   /** The tail of a batch-1 MoE layer not launched yet: the residual add that follows the layer runs inside it. */
   private pendingMoe: DeferredMoeDown | null = null;
+  /**
+   * An embedding of up to 64 rows not launched yet: when the next op is the RMSNorm of its output (the first layer's
+   * norm) one kernel does both (embed_rms_norm_wide); any other op, read or copy launches it first.
+   */
+  private pendingEmbed: EmbedLaunch | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -144,8 +150,13 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
-  /** Launches whatever is deferred (pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
+  /** Launches whatever is deferred (pendingEmbed, pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
   flushPending(): void {
+    const e = this.pendingEmbed;
+    if (e) {
+      this.pendingEmbed = null;
+      launchEmbed(this, e);
+    }
     const p = this.pendingAdd;
     if (p) {
       this.pendingAdd = null;
@@ -287,6 +298,12 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     const chunk = Math.ceil(x.cols / P);
     const v = this.alloc([x.rows, P]);
     const i = this.alloc([x.rows, P], 'i32');
+    // one launch (a last-block ticket per row) unless NEMOTRON_CUDA_ARGMAX_ONE=0; rows of a decode batch (<= 1024)
+    if (x.rows <= 1024 && process.env.NEMOTRON_CUDA_ARGMAX_ONE !== '0') {
+      const counter = ticketBuffer(this, 'argmax_rows2', 1024);
+      this.kernels.launch('argmax_rows2', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr, counter, out, copy]);
+      return;
+    }
     this.kernels.launch('argmax_partial', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr]);
     this.kernels.launch('argmax_final', x.rows, 32, [v.ptr, i.ptr, P, out, copy]);
   }
@@ -368,8 +385,27 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
 
   // ---- ops ----------------------------------------------------------------------------------------------
 
-  embed(table: CudaTensor, ids: Int32Array): CudaTensor { return this.t('embed', () => embed(this, table, ids)); }
+  embed(table: CudaTensor, ids: Int32Array): CudaTensor {
+    return this.t('embed', () => {
+      if (ids.length > 64 || table.cols > 4096 || !table.contiguous || process.env.NEMOTRON_CUDA_FUSE_EMBED === '0') return embed(this, table, ids);
+      const e = embedInputs(this, table, ids);
+      this.pendingEmbed = e;
+      return e.out;
+    });
+  }
   rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
+    const e = this.pendingEmbed;
+    if (e && e.out === x) {
+      this.pendingEmbed = null;
+      const fused = () => {
+        const wf = this.f32(w);
+        if (wf.numel !== x.cols) throw new Error(`rmsNorm: weight of ${wf.numel} for rows of ${x.cols}`);
+        const out = this.alloc(x.shape);
+        this.kernels.launch('embed_rms_norm_wide', x.rows, 1024, [e.table.ptr, e.table.dtype === 'bf16' ? 1 : 0, e.ids, x.ptr, wf.ptr, out.ptr, x.cols, eps]);
+        return out;
+      };
+      return this.profiler ? this.profiler.time('embed+rmsNorm', fused) : fused();
+    }
     if (normDeferrable(x) && (!this.pendingAdd || this.pendingAdd.out === x)) return this.deferNorm(x, w, eps);
     if (this.pendingAdd && this.pendingAdd.out === x && x.contiguous) {
       const fused = () => this.addRmsNorm(x, w, eps);

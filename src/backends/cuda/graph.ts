@@ -99,15 +99,26 @@ export class DecodeGraphs {
   }
 
   /**
+   * decodeGreedy until every unit size of graphSteps() has run eagerly, been captured and replayed (3 calls of 2K
+   * steps: 1, 2, 4, ..., K and a tail of 1); returns the last step's ids. For benchmarks, before timing.
+   */
+  warmGreedy(key: string, first: Int32Array, forward: () => CudaTensor): Int32Array {
+    let ids = first;
+    for (let c = 0; c < 3; c++) ids = this.decodeGreedy(key, ids, 2 * this.graphSteps(), forward).at(-1)!;
+    return ids;
+  }
+
+  /**
    * Greedy decoding of `steps` tokens for a batch, pipelined (see the file comment). `first` holds each sequence's
    * input token of the first step; `forward()` runs one decode step of the batch (one token per sequence) and
    * returns its logits [B, V]: the token ids it passes to the model are placeholders (any in-range value), since
    * the embedding reads the ids from the device. Every step runs (the states advance by exactly `steps` tokens);
    * returns the sampled ids of each step ([steps][B]), the same as `run` + `argmaxRows` step by step.
    *
-   * Steps go in units of graphSteps() (K) steps, one graph per unit: the unit's metadata goes up in one copy and its
-   * ids come back in one copy, and inside the graph each step's first kernels start while the step before ends. The
-   * last steps % K steps go one per unit. A key's first unit of a size runs eagerly, its second is captured.
+   * Steps go in units of up to graphSteps() (K) steps, one graph per unit: the unit's metadata goes up in one copy
+   * and its ids come back in one copy, and inside the graph each step's first kernels start while the step before
+   * ends. Units grow 1, 2, 4, ... to K (each size its own graph); a key's first unit of a size runs eagerly, its
+   * second is captured.
    */
   decodeGreedy(key: string, first: Int32Array, steps: number, forward: () => CudaTensor): Int32Array[] {
     const backend = this.backend;
@@ -160,8 +171,16 @@ export class DecodeGraphs {
       }
     };
     try {
+      // unit sizes: 1, 2, 4, ... up to K, then K: the GPU waits for the host's dry run of the first unit only, and
+      // a dry run (about 0.6 of a GPU step per step) ends while the units before it run. The tail takes the largest
+      // size that fits.
+      const ladder = [K];
+      for (let p = 1; p < K; p *= 2) ladder.push(p);
+      ladder.sort((a, b) => b - a);
+      let prev = 0;
       for (let i = 0; i < steps; ) {
-        const u = steps - i >= K ? K : 1;
+        const u = ladder.find((x) => x <= Math.min(prev ? 2 * prev : 1, steps - i))!;
+        prev = u;
         const gkey = `greedy:${key}:${B}:${u}`;
         const g = this.graphs.get(gkey);
         if (!g) {

@@ -124,8 +124,7 @@ export async function run(argv: string[]): Promise<void> {
       if (mode === 'pipelined') {
         const placeholder = states.map((state) => ({ tokens: [0], state })); // the graph reads the ids on the device
         const fwd = () => model.forward(placeholder) as never;
-        // eager warm-up, capture, first replay of a unit of K steps (one graph) and of a single step (a tail)
-        toks = graphs!.decodeGreedy(`decode-${B}`, toks, 3 * graphs!.graphSteps() + 3, fwd).at(-1)!;
+        toks = graphs!.warmGreedy(`decode-${B}`, toks, fwd); // eager warm-up, capture, first replay of each graph
         onTimed?.();
         const a = performance.now();
         graphs!.decodeGreedy(`decode-${B}`, toks, steps, fwd);

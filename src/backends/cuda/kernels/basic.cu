@@ -135,6 +135,49 @@ extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chun
     partI[(long long)blockIdx.y * gridDim.x + blockIdx.x] = bi;
   }
 }
+// argmax_partial and argmax_final in one launch: the last block of row r to store its part (a ticket in
+// counter[r], reset by that block) merges the row's P parts as argmax_final does. One launch boundary fewer at the
+// end of a decode step. counter: rows ints, zero between launches. grid: (P, rows); block 256.
+extern "C" __global__ void PDL argmax_rows2(const float* x, int cols, int chunk, float* partV, int* partI, int* counter, int* out, int* out2) {
+  __shared__ float sv[8];
+  __shared__ int si[8];
+  __shared__ int last;
+  pdl_wait();
+  pdl_launch();
+  const long long row = blockIdx.y, P = gridDim.x;
+  const float* xr = x + row * cols;
+  const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
+  float best = NEG_INF;
+  int bi = 0x7fffffff;
+  for (int j = c0 + threadIdx.x; j < c1; j += blockDim.x) argmax_merge(best, bi, xr[j], j);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (lane == 0) { sv[warp] = best; si[warp] = bi; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) argmax_merge(best, bi, sv[w], si[w]);
+    partV[row * P + blockIdx.x] = best;
+    partI[row * P + blockIdx.x] = bi;
+    __threadfence();
+    last = atomicAdd(counter + row, 1) == (int)P - 1;
+  }
+  __syncthreads();
+  if (!last || warp != 0) return;
+  __threadfence();
+  best = NEG_INF;
+  bi = 0x7fffffff;
+  for (int j = lane; j < P; j += 32) argmax_merge(best, bi, __ldcg(partV + row * P + j), __ldcg(partI + row * P + j));
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
+  if (lane == 0) {
+    const int r = bi == 0x7fffffff ? 0 : bi;
+    out[row] = r;
+    if (out2) out2[row] = r;
+    counter[row] = 0;
+  }
+}
+
 // grid: rows; block 32.
 extern "C" __global__ void PDL argmax_final(const float* partV, const int* partI, int P, int* out, int* out2) {
   pdl_wait();

@@ -11,8 +11,9 @@
 // weight is loaded before pdl_wait (a weight), so after the wait the only round trip is a and b.
 // a, b, h, out: [rows, H] contiguous, H <= PER * block; b and h may be null (a plain RMSNorm of a).
 // grid: rows; block 1024 (a 512-thread block with 8 values per thread measured the same on an H200).
-template <int PER>
-__device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
+// The row comes from row(c) (column c, after pdl_wait), so the embedding variant below shares the rest.
+template <int PER, class Row>
+__device__ __forceinline__ void rms_norm_wide_core(Row row, float* h, const float* w, float* out, int H, float eps) {
   __shared__ float sh[32];
   pdl_launch_early();
   float wv[PER];
@@ -29,7 +30,7 @@ __device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const flo
 #pragma unroll
   for (int j = 0; j < PER; j++) {
     const int c = threadIdx.x + j * blockDim.x;
-    v[j] = c < H ? (b ? a[r0 + c] + b[r0 + c] : a[r0 + c]) : 0.f;
+    v[j] = c < H ? row(c) : 0.f;
     ss += v[j] * v[j];
   }
   ss = block_sum(ss, sh);
@@ -44,5 +45,19 @@ __device__ __forceinline__ void add_rms_norm_wide_impl(const float* a, const flo
   }
 }
 extern "C" __global__ void PDL add_rms_norm_wide(const float* a, const float* b, float* h, const float* w, float* out, int H, float eps) {
-  add_rms_norm_wide_impl<RES_PER_THREAD>(a, b, h, w, out, H, eps);
+  const long long r0 = (long long)blockIdx.x * H;
+  rms_norm_wide_core<RES_PER_THREAD>([&](int c) { return b ? a[r0 + c] + b[r0 + c] : a[r0 + c]; }, h, w, out, H, eps);
+}
+
+// The embedding and the first layer's RMSNorm in one kernel: h = table[ids[r]] (bf16 when isBf16, else float32;
+// written: the residual), out = w * h / sqrt(mean(h^2) + eps); the values of embed_rows then add_rms_norm_wide
+// (no b). At batch 1 this saves a launch boundary at the start of every decode step; in a graph of several steps
+// it launches during the previous step's argmax, which writes ids. grid: rows; block 1024.
+extern "C" __global__ void PDL embed_rms_norm_wide(const void* table, int isBf16, const int* ids, float* h, const float* w, float* out, int H, float eps) {
+  rms_norm_wide_core<RES_PER_THREAD>(
+      [&](int c) {
+        const long long at = (long long)ids[blockIdx.x] * H + c;  // the same address for every j: loaded once
+        return isBf16 ? bf2f(((const bf16*)table)[at]) : ((const float*)table)[at];
+      },
+      h, w, out, H, eps);
 }

@@ -6,7 +6,15 @@ function sameNumel(what: string, a: CudaTensor, b: CudaTensor): void {
   if (a.numel !== b.numel) throw new Error(`${what}: shapes [${a.shape}] and [${b.shape}] differ`);
 }
 
-export function embed(c: CudaCtx, table: CudaTensor, ids: Int32Array): CudaTensor {
+/** An embedding lookup ready to launch: the ids' device address (the token feed or metadata) and the output. */
+export interface EmbedLaunch {
+  table: CudaTensor;
+  ids: number;
+  out: CudaTensor; // [n, H]
+}
+
+/** Checks the ids and places them (embed_rows or embed_rms_norm_wide reads them); launches nothing. */
+export function embedInputs(c: CudaCtx, table: CudaTensor, ids: Int32Array): EmbedLaunch {
   c.live(table);
   const [vocab, h] = table.shape;
   const feed = c.tokenFeed && c.tokenFeed.n === ids.length ? c.tokenFeed.ptr : 0;
@@ -16,10 +24,17 @@ export function embed(c: CudaCtx, table: CudaTensor, ids: Int32Array): CudaTenso
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new RangeError(`token id ${id} is outside the vocabulary [0, ${vocab})`);
     });
   }
-  const out = c.alloc([ids.length, h]);
-  const idp = feed || c.dev.meta.i32(ids);
-  c.kernels.launch('embed_rows', ids.length, 256, [table.ptr, table.dtype === 'bf16' ? 1 : 0, idp, out.ptr, h]);
-  return out;
+  return { table, ids: feed || c.dev.meta.i32(ids), out: c.alloc([ids.length, h]) };
+}
+
+export function launchEmbed(c: CudaCtx, e: EmbedLaunch): void {
+  c.kernels.launch('embed_rows', e.out.rows, 256, [e.table.ptr, e.table.dtype === 'bf16' ? 1 : 0, e.ids, e.out.ptr, e.out.cols]);
+}
+
+export function embed(c: CudaCtx, table: CudaTensor, ids: Int32Array): CudaTensor {
+  const e = embedInputs(c, table, ids);
+  launchEmbed(c, e);
+  return e.out;
 }
 
 export function rmsNorm(c: CudaCtx, x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
