@@ -49,7 +49,7 @@ for (const s of settings) {
     const fwd = () => model.forward(placeholder) as never;
     const toks = graphs.warmGreedy('sweep', Int32Array.of(9), fwd); // eager, capture, first replay of each graph
     const l1 = b.kernels.launches;
-    const launched = 6 * graphs.graphSteps() - graphs.stats.replayed; // warm-up steps that launched kernels (eager, captured)
+    const launched = 3 * graphs.warmSteps() - graphs.stats.replayed; // warm-up steps that launched kernels (eager, captured)
     const g0 = { ms: graphs.stats.gpuMs, n: graphs.stats.timedReplays };
     const t0 = performance.now();
     graphs.decodeGreedy('sweep', toks, steps, fwd);

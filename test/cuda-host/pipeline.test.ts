@@ -215,15 +215,16 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
       else process.env.NEMOTRON_CUDA_GRAPH_STEPS = saved;
     });
 
-    it.each([false, true])('units of 1, 2, 3, 3, ... steps and a tail (stream behind the host: %s)', (deferred) => {
+    it.each([false, true])('units of 1, 1, 2, 3, 3, ... steps and a tail (stream behind the host: %s)', (deferred) => {
       const { backend, forward, seen, ahead, queued } = fakeBackend(deferred);
       const graphs = new DecodeGraphs(backend);
       const first = Int32Array.from([4, 9]);
-      // 8 = units of 1, 2, 3 (each size's first: eager) + 2 (captured); 13 = 1 (captured), 2, 3 (captured), 3, 3, 1
+      // 8 = units of 1 (eager), 1 (captured), 2 (eager), 3 (eager), 1 (replayed: the tail);
+      // 13 = 1, 1 (replayed), 2, 3 (captured), 3, 3 (replayed)
       const a = graphs.decodeGreedy('d', first, 8, forward);
-      expect(graphs.stats).toMatchObject({ eager: 3, captured: 1, replayed: 0 });
+      expect(graphs.stats).toMatchObject({ eager: 3, captured: 1, replayed: 1 });
       const b = graphs.decodeGreedy('d', a[7], 13, forward);
-      expect(graphs.stats).toMatchObject({ eager: 3, captured: 3, replayed: 2 + 3 + 3 + 1 });
+      expect(graphs.stats).toMatchObject({ eager: 3, captured: 3, replayed: 1 + 2 + 3 + 3 });
       const want: number[][] = [];
       let cur = Array.from(first);
       for (let i = 0; i < 21; i++) want.push((cur = cur.map(next)));
@@ -232,7 +233,7 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
       expect(seen).toEqual(Array.from({ length: 21 }, (_, i) => i));
       // host forwards of each unit (eager, capture or dry): caches reserve ahead for the rest of their unit
       const unit = (u: number) => Array.from({ length: u }, (_, k) => u - 1 - k);
-      expect(ahead).toEqual([1, 2, 3, 2, 1, 2, 3, 3, 3, 1].flatMap(unit));
+      expect(ahead).toEqual([1, 1, 2, 3, 1, 1, 1, 2, 3, 3, 3].flatMap(unit));
       expect(queued()).toBe(0);
     });
 

@@ -34,6 +34,23 @@ const MAX_GRAPH_STEPS = 64;
 /** Metadata areas and id slots in turn: the queued steps' and the one being written. */
 const SLOTS = PIPELINE_DEPTH + 1;
 
+/**
+ * The size of a call's unit after one of `prev` steps (its n-th unit): 1, 1, 2, 3, 4, 6, 9, ... The GPU waits for
+ * the host's dry run of the first unit only: each later unit's dry run (about 0.5 of a GPU step per step on an H200)
+ * must end before the GPU has run the units queued before it, which a growth of 1.5 keeps and doubling did not (1.7
+ * against 1.2 us per step of wall time over GPU time in the s8-fuse sweep).
+ */
+function nextUnit(prev: number, n: number): number {
+  return n < 2 ? 1 : Math.max(prev + 1, Math.floor(prev * 1.5));
+}
+
+/** Every unit size decodeGreedy may use with at most K steps per graph, largest first (the tail takes the largest that fits). */
+function unitLadder(K: number): number[] {
+  const sizes = new Set([K]);
+  for (let u = 1, n = 0; u < K; u = nextUnit(u, ++n)) sizes.add(u);
+  return [...sizes].sort((a, b) => b - a);
+}
+
 /** Pinned read-back slots of decodeGreedy (unit n's ids in slot n % SLOTS, `B` ids per slot) and their events. */
 interface Ring {
   B: number;
@@ -99,13 +116,21 @@ export class DecodeGraphs {
   }
 
   /**
-   * decodeGreedy until every unit size of graphSteps() has run eagerly, been captured and replayed (3 calls of 2K
-   * steps: 1, 2, 4, ..., K and a tail of 1); returns the last step's ids. For benchmarks, before timing.
+   * decodeGreedy until every unit size of graphSteps() has run eagerly, been captured and replayed (3 calls of the
+   * ramp's steps and K more: every size of the ramp, then K); returns the last step's ids. For benchmarks, before timing.
    */
   warmGreedy(key: string, first: Int32Array, forward: () => CudaTensor): Int32Array {
     let ids = first;
-    for (let c = 0; c < 3; c++) ids = this.decodeGreedy(key, ids, 2 * this.graphSteps(), forward).at(-1)!;
+    for (let c = 0; c < 3; c++) ids = this.decodeGreedy(key, ids, this.warmSteps(), forward).at(-1)!;
     return ids;
+  }
+
+  /** Steps of one warmGreedy call: the ramp to K (1, 1, 2, ...) and one unit of K. */
+  warmSteps(): number {
+    const K = this.graphSteps();
+    let total = 0;
+    for (let u = 1, n = 0; u < K; u = nextUnit(u, ++n)) total += u;
+    return total + K;
   }
 
   /**
@@ -117,8 +142,8 @@ export class DecodeGraphs {
    *
    * Steps go in units of up to graphSteps() (K) steps, one graph per unit: the unit's metadata goes up in one copy
    * and its ids come back in one copy, and inside the graph each step's first kernels start while the step before
-   * ends. Units grow 1, 2, 4, ... to K (each size its own graph); a key's first unit of a size runs eagerly, its
-   * second is captured.
+   * ends. Units grow 1, 1, 2, 3, 4, 6, ... to K (each size its own graph; nextUnit); a key's first unit of a size
+   * runs eagerly, its second is captured.
    */
   decodeGreedy(key: string, first: Int32Array, steps: number, forward: () => CudaTensor): Int32Array[] {
     const backend = this.backend;
@@ -171,15 +196,12 @@ export class DecodeGraphs {
       }
     };
     try {
-      // unit sizes: 1, 2, 4, ... up to K, then K: the GPU waits for the host's dry run of the first unit only, and
-      // a dry run (about 0.6 of a GPU step per step) ends while the units before it run. The tail takes the largest
-      // size that fits.
-      const ladder = [K];
-      for (let p = 1; p < K; p *= 2) ladder.push(p);
-      ladder.sort((a, b) => b - a);
+      const ladder = unitLadder(K); // largest first
       let prev = 0;
+      let n = 0;
       for (let i = 0; i < steps; ) {
-        const u = ladder.find((x) => x <= Math.min(prev ? 2 * prev : 1, steps - i))!;
+        const cap = Math.min(nextUnit(prev, n++), steps - i);
+        const u = ladder.find((x) => x <= cap)!;
         prev = u;
         const gkey = `greedy:${key}:${B}:${u}`;
         const g = this.graphs.get(gkey);
