@@ -61,7 +61,7 @@ describe.skipIf(!!why)('argmax_partial + argmax_final on the CPU emulator', () =
     for (let run = 0; run < 2; run++) {
       const o1 = e.alloc(rows * 4);
       const o2 = e.alloc(rows * 4);
-      e.launch('argmax_rows2', [P, rows], 256, [e.upload(x), cols, chunk, v, i, counter, o1, o2]);
+      e.launch('argmax_rows2', [P, rows], 256, [e.upload(x), cols, chunk, v, i, counter, o1, o2, run]); // run 1: early trigger
       expect(e.download(o1, new Int32Array(rows)), `run ${run}`).toEqual(want);
       expect(e.download(o2, new Int32Array(rows)), `run ${run}`).toEqual(want);
       expect(e.download(counter, new Int32Array(rows))).toEqual(new Int32Array(rows));

@@ -301,7 +301,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     // one launch (a last-block ticket per row) unless NEMOTRON_CUDA_ARGMAX_ONE=0; rows of a decode batch (<= 1024)
     if (x.rows <= 1024 && process.env.NEMOTRON_CUDA_ARGMAX_ONE !== '0') {
       const counter = ticketBuffer(this, 'argmax_rows2', 1024);
-      this.kernels.launch('argmax_rows2', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr, counter, out, copy]);
+      const early = process.env.NEMOTRON_CUDA_ARGMAX_EARLY === '1' ? 1 : 0;
+      this.kernels.launch('argmax_rows2', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr, counter, out, copy, early]);
       return;
     }
     this.kernels.launch('argmax_partial', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr]);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileCuda } from './compiler.js';
 import type { CudaDevice } from './device.js';
-import { check, CU_ACCESS_PROPERTY, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
+import { check, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
 import { KernelTrace, traceSource } from './trace.js';
 
@@ -75,13 +75,6 @@ export function parseKernels(file: string, source: string): Map<string, KernelSi
 
 export type Dim = number | readonly [number, number?, number?];
 
-/** An L2 access policy window: `hitRatio` of the lines of [base, base + bytes) persist in L2 across launches. */
-export interface L2Window {
-  base: number;
-  bytes: number;
-  hitRatio: number;
-}
-
 export class Kernels {
   private readonly dir = kernelDir();
   private readonly sigs = new Map<string, KernelSig>();
@@ -92,10 +85,7 @@ export class Kernels {
   private readonly argView: DataView;
   private readonly extraPtr: bigint;
   private readonly sizeView: DataView;
-  /**
-   * cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with up to two attributes (CUlaunchAttribute, 72 bytes each):
-   * programmatic stream serialization, and an L2 access policy window for launches given one.
-   */
+  /** cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with one attribute (CUlaunchAttribute, 72 bytes). */
   private readonly cfgPtr: bigint;
   private readonly cfgView: DataView;
   private readonly pdl: boolean;
@@ -124,13 +114,12 @@ export class Kernels {
     extra.setBigUint64(16, 2n, true);
     extra.setBigUint64(24, sizePtr, true);
     extra.setBigUint64(32, 0n, true);
-    this.cfgPtr = k.alloc('uint8_t', 56 + 2 * 72) as bigint;
-    this.cfgView = new DataView(k.view(this.cfgPtr, 56 + 2 * 72));
+    this.cfgPtr = k.alloc('uint8_t', 56 + 72) as bigint;
+    this.cfgView = new DataView(k.view(this.cfgPtr, 128));
     this.cfgView.setBigUint64(40, this.cfgPtr + 56n, true); // attrs
     this.cfgView.setUint32(48, 1, true); // numAttrs
     this.cfgView.setUint32(56, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
     this.cfgView.setInt32(64, 1, true); // value.programmaticStreamSerializationAllowed
-    this.cfgView.setUint32(128, CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW, true);
     this.trace = process.env.NEMOTRON_CUDA_TRACE === '1' ? new KernelTrace(dev) : null;
     this.pdl = !!dev.drv.cuLaunchKernelEx && Number(dev.info.computeCapability) >= 90 && process.env.NEMOTRON_CUDA_PDL !== '0';
   }
@@ -201,11 +190,7 @@ export class Kernels {
   private readonly shmemOptIn = new Map<string, number>();
   private skip = new Set<string>();
 
-  /**
-   * Launches `name` on the stream (or records it into the graph being captured; a no-op in dry mode). `l2`: an
-   * access policy window for this launch (L2 persistence; needs cuLaunchKernelEx, else ignored).
-   */
-  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0, l2: L2Window | null = null): void {
+  launch(name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem = 0): void {
     const k = this.get(name);
     if (args.length !== k.params.length) throw new Error(`kernel ${name} takes ${k.params.length} arguments, got ${args.length}`);
     const dev = this.dev;
@@ -245,18 +230,8 @@ export class Kernels {
       this.shmemOptIn.set(name, shmem);
     }
     this.trace?.record(name, gx * gy * gz, block);
-    const ex = (k.pdl && this.pdl) || (l2 !== null && !!dev.drv.cuLaunchKernelEx);
-    if (ex) {
+    if (k.pdl && this.pdl) {
       const c = this.cfgView;
-      c.setInt32(64, k.pdl && this.pdl ? 1 : 0, true);
-      c.setUint32(48, l2 ? 2 : 1, true); // numAttrs
-      if (l2) {
-        c.setBigUint64(136, BigInt(l2.base), true); // accessPolicyWindow.base_ptr
-        c.setBigUint64(144, BigInt(l2.bytes), true); // num_bytes
-        c.setFloat32(152, l2.hitRatio, true);
-        c.setUint32(156, CU_ACCESS_PROPERTY.PERSISTING, true); // hitProp
-        c.setUint32(160, CU_ACCESS_PROPERTY.NORMAL, true); // missProp
-      }
       c.setUint32(0, gx, true);
       c.setUint32(4, gy, true);
       c.setUint32(8, gz, true);

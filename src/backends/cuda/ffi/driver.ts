@@ -19,7 +19,7 @@ type Fn = (...a: unknown[]) => number;
 export interface Driver {
   lib: Library;
   cuInit: Fn; cuDriverGetVersion: Fn; cuDeviceGetCount: Fn; cuDeviceGet: Fn; cuDeviceGetName: Fn; cuDeviceGetAttribute: Fn;
-  cuDeviceTotalMem: Fn; cuDevicePrimaryCtxRetain: Fn; cuCtxSetCurrent: Fn; cuCtxSynchronize: Fn; cuCtxSetLimit: Fn; cuCtxResetPersistingL2Cache: Fn;
+  cuDeviceTotalMem: Fn; cuDevicePrimaryCtxRetain: Fn; cuCtxSetCurrent: Fn; cuCtxSynchronize: Fn;
   cuStreamCreate: Fn; cuStreamSynchronize: Fn; cuStreamDestroy: Fn;
   cuMemAlloc: Fn; cuMemFree: Fn; cuMemGetInfo: Fn; cuMemHostAlloc: Fn; cuMemFreeHost: Fn;
   cuMemcpyHtoDAsync: Fn; cuMemcpyDtoHAsync: Fn; cuMemcpyDtoDAsync: Fn; cuMemsetD32Async: Fn;
@@ -29,13 +29,7 @@ export interface Driver {
   cuGetErrorName: Fn; cuGetErrorString: Fn;
 }
 
-export const CU_DEVICE_ATTRIBUTE = {
-  MULTIPROCESSOR_COUNT: 16, COMPUTE_CAPABILITY_MAJOR: 75, COMPUTE_CAPABILITY_MINOR: 76, L2_CACHE_SIZE: 38,
-  MAX_PERSISTING_L2_CACHE_SIZE: 108, MAX_ACCESS_POLICY_WINDOW_SIZE: 109,
-} as const;
-export const CU_LIMIT_PERSISTING_L2_CACHE_SIZE = 6;
-export const CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW = 1;
-export const CU_ACCESS_PROPERTY = { NORMAL: 0, STREAMING: 1, PERSISTING: 2 } as const;
+export const CU_DEVICE_ATTRIBUTE = { MULTIPROCESSOR_COUNT: 16, COMPUTE_CAPABILITY_MAJOR: 75, COMPUTE_CAPABILITY_MINOR: 76, L2_CACHE_SIZE: 38 } as const;
 export const CU_STREAM_NON_BLOCKING = 1;
 export const CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 export const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
@@ -61,8 +55,6 @@ export function loadDriver(): Driver {
     cuDevicePrimaryCtxRetain: f('cuDevicePrimaryCtxRetain', '_Out_ void **ctx, int dev'),
     cuCtxSetCurrent: f('cuCtxSetCurrent', 'void *ctx'),
     cuCtxSynchronize: f('cuCtxSynchronize', ''),
-    cuCtxSetLimit: f('cuCtxSetLimit', 'int limit, size_t value'),
-    cuCtxResetPersistingL2Cache: f('cuCtxResetPersistingL2Cache', ''),
     cuStreamCreate: f('cuStreamCreate', '_Out_ void **stream, unsigned int flags'),
     cuStreamSynchronize: f('cuStreamSynchronize', 'void *stream'),
     cuStreamDestroy: f(['cuStreamDestroy_v2', 'cuStreamDestroy'], 'void *stream'),

@@ -138,10 +138,14 @@ extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chun
 // argmax_partial and argmax_final in one launch: the last block of row r to store its part (a ticket in
 // counter[r], reset by that block) merges the row's P parts as argmax_final does. One launch boundary fewer at the
 // end of a decode step. counter: rows ints, zero between launches. grid: (P, rows); block 256.
-extern "C" __global__ void PDL argmax_rows2(const float* x, int cols, int chunk, float* partV, int* partI, int* counter, int* out, int* out2) {
+// early = 1: the next kernel launches at this one's start (pdl_launch_early): in a graph of several decode steps the
+// next step's embedding + norm, and through its own early trigger the first GEMV, become resident and load their
+// weights during the LM head's tail (the next kernel must read only weights before its wait).
+extern "C" __global__ void PDL argmax_rows2(const float* x, int cols, int chunk, float* partV, int* partI, int* counter, int* out, int* out2, int early) {
   __shared__ float sv[8];
   __shared__ int si[8];
   __shared__ int last;
+  if (early) pdl_launch_early();
   pdl_wait();
   pdl_launch();
   const long long row = blockIdx.y, P = gridDim.x;

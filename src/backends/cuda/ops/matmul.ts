@@ -3,7 +3,6 @@
  * in float32. Many rows: cuBLAS, bf16 tensor cores with float32 accumulation, activations rounded to bf16 (as HF
  * runs the model) or, in precise mode, split into bf16 hi + lo parts (two GEMMs, ~float32-accurate).
  */
-import { l2PersistWindow } from './l2-persist.js';
 import type { CudaCtx, CudaTensor } from '../tensor.js';
 
 /**
@@ -97,7 +96,7 @@ function gemv1(c: CudaCtx, x: number, w: CudaTensor, y: number): boolean {
   // NEMOTRON_CUDA_GEMV1_L16=1 (tuning) sends them to gemv1_bf16_l16
   const l16 = lanes === 16 && process.env.NEMOTRON_CUDA_GEMV1_L16 === '1';
   if (w.dtype !== 'bf16' || !w.contiguous || (lanes !== 12 && !l16) || !lanes || x % 16 || w.ptr % 16) return false;
-  c.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M, gemv1Pre()], K * 4, l2PersistWindow(c, w));
+  c.kernels.launch(`gemv1_bf16_l${lanes}`, gemv1Grid(c, M, lanes), 128, [x, w.ptr, y, K, M, gemv1Pre()], K * 4);
   return true;
 }
 
