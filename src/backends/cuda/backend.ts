@@ -19,7 +19,7 @@ import { mambaMixerStep } from './ops/mamba-step.js';
 import { matmul, matmulsOneRow } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute, routerCounter } from './ops/moe.js';
 import { type DeferredNorm, gemv1Norm, launchNorm, normDeferrable, routeNorm } from './ops/fused-norm.js';
-import { type DeferredMoeDown, launchMoeDown, launchMoeDownNorm, moeLayer1 } from './ops/moe-block1.js';
+import { type DeferredMoeDown, launchMoeDown, moeLayer1 } from './ops/moe-block1.js';
 import { SAMPLE_MAX_VOCAB, sampleInto } from './ops/sample.js';
 import { CudaKvCache, CudaTensor, DTYPE_BYTES, type CudaCtx, type DType } from './tensor.js';
 
@@ -76,11 +76,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
    * norm) one kernel does both (embed_rms_norm_wide); any other op, read or copy launches it first.
    */
   private pendingEmbed: EmbedLaunch | null = null;
-  /**
-   * The tail of a batch-1 MoE layer with its residual add (h = resid + layer), not launched yet: when the next op
-   * is the RMSNorm of h (the next layer's norm), one kernel does both (launchMoeDownNorm); anything else launches it.
-   */
-  private pendingMoeAdd: { m: DeferredMoeDown; resid: number; out: CudaTensor } | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -155,13 +150,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
-  /** Launches whatever is deferred (pendingMoeAdd, pendingEmbed, pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
+  /** Launches whatever is deferred (pendingEmbed, pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
   flushPending(): void {
-    const ma = this.pendingMoeAdd;
-    if (ma) {
-      this.pendingMoeAdd = null;
-      launchMoeDown(this, ma.m, ma.resid, ma.out.ptr);
-    }
     const e = this.pendingEmbed;
     if (e) {
       this.pendingEmbed = null;
@@ -405,16 +395,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     });
   }
   rmsNorm(x: CudaTensor, w: CudaTensor, eps: number): CudaTensor {
-    const ma = this.pendingMoeAdd;
-    if (ma && ma.out === x) {
-      this.pendingMoeAdd = null;
-      this.live(x, w);
-      const wf = this.f32(w);
-      if (wf.numel !== x.cols) throw new Error(`rmsNorm: weight of ${wf.numel} for rows of ${x.cols}`);
-      const u = this.alloc(x.shape);
-      if (launchMoeDownNorm(this, ma.m, ma.resid, x.ptr, wf.ptr, eps, u.ptr)) return u;
-      launchMoeDown(this, ma.m, ma.resid, x.ptr); // declined: the tail alone, then the norm as below
-    }
     const e = this.pendingEmbed;
     if (e && e.out === x) {
       this.pendingEmbed = null;
@@ -455,11 +435,9 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
       this.pendingMoe = null;
       this.flushPending();
       const out = this.alloc(other.shape);
-      if (this.profiler) {
-        this.profiler.time('moeLayer tail + add (fused)', () => launchMoeDown(this, m, other.ptr, out.ptr));
-        return out;
-      }
-      this.pendingMoeAdd = { m, resid: other.ptr, out }; // launched by the next op (with it, if that is the norm of out)
+      const run = () => launchMoeDown(this, m, other.ptr, out.ptr);
+      if (this.profiler) this.profiler.time('moeLayer tail + add (fused)', run);
+      else run();
       return out;
     }
     return this.t('add', () => this.addDeferred(a, b));

@@ -113,42 +113,6 @@ extern "C" __global__ void PDL __launch_bounds__(128, 5) moe_down1_res_l12(const
                                                                         float* out, int K, int S, int H, int I, int Is, int* clear) {
   moe_down1_res_impl<12, 1>(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear);
 }
-// The RMSNorm of the finished row (the next layer's norm: out is the new residual h) by the last block to finish,
-// u = w * h / sqrt(mean(h^2) + eps), as add_rms_norm_wide (no b): a ticket in counter (one int, zero between
-// launches, reset here). The next GEMV then waits on this kernel instead of on a separate norm launch after it.
-// Registers: the h and w values live only after the main loop, whose row registers are dead by then.
-__device__ __forceinline__ void down1_norm_tail(const float* out, int H, const float* nw, float eps, float* nu, int* counter) {
-  __shared__ int sLast;
-  __shared__ float red[4];
-  __threadfence();  // this block's outputs, before its ticket
-  __syncthreads();
-  if (threadIdx.x == 0) sLast = atomicAdd(counter, 1) == (int)gridDim.x - 1;
-  __syncthreads();
-  if (!sLast) return;
-  __threadfence();
-  constexpr int PER = 3072 / 128;  // H <= 3072 (ops/moe-down1.ts): 4096 spilled
-  float hv[PER];
-  float ss = 0.f;
-  prefetch_l1(nw, (long long)H * 4, threadIdx.x, 128);  // the weight: in L1 by the time the sum is reduced
-#pragma unroll
-  for (int k = 0; k < PER; k++) {
-    const int j = k * 128 + threadIdx.x;
-    hv[k] = j < H ? __ldcg(out + j) : 0.f;
-  }
-#pragma unroll
-  for (int k = 0; k < PER; k++) ss += hv[k] * hv[k];
-  ss = warp_sum(ss);
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
-  __syncthreads();
-  const float inv = 1.f / sqrtf(((red[0] + red[1]) + (red[2] + red[3])) / H + eps);
-#pragma unroll
-  for (int k = 0; k < PER; k++) {
-    const int j = k * 128 + threadIdx.x;
-    if (j < H) nu[j] = nw[j] * (hv[k] * inv);
-  }
-  if (threadIdx.x == 0) *counter = 0;
-}
-
 // ---- the batch-1 default: each output's shared chunks in a rotated order ------------------------------------------
 // moe_down1_res_l8_pf0 with output o's shared chunks taken from chunk o % S on: at each step the grid's warps read
 // whole downS rows between them, where the canonical order has every warp read chunk t of its row (half of each
@@ -157,8 +121,8 @@ __device__ __forceinline__ void down1_norm_tail(const float* out, int H, const f
 // session 6), and a variant that also rotated the routed slots (rows 6 apart per expert) measured 2.278. Each row's
 // sum is kept in lane t (row t of the canonical order) and the output is summed in the canonical order at its end:
 // the same bits as moe_down1_res_l8_pf0. Needs R = S + K <= 32. grid, block: as moe_down1_res_l8.
-__device__ __forceinline__ void moe_down1_rots_impl(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                    float* out, int K, int S, int H, int I, int Is, int* clear, const float* normW, float eps, float* nu, int* counter) {
+extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
+                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {
   constexpr int MAXL = 8;
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
@@ -178,7 +142,7 @@ __device__ __forceinline__ void moe_down1_rots_impl(const float* act, const int*
   pdl_wait();
   pdl_launch();
   if (clear && blockIdx.x == 0 && threadIdx.x == 0) *clear = 0;
-  if (o0 < H) {
+  if (o0 >= H) return;
   if (lane < K) {
     slotBase = downPtrs[ids[lane]];
     slotW = wts[lane];
@@ -214,20 +178,6 @@ __device__ __forceinline__ void moe_down1_rots_impl(const float* act, const int*
     }
     o = on, i = in;
   }
-  }
-  if (counter) down1_norm_tail(out, H, normW, eps, nu, counter);
-}
-
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rots(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                            float* out, int K, int S, int H, int I, int Is, int* clear) {
-  moe_down1_rots_impl(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear, nullptr, 0.f, nullptr, nullptr);
-}
-// moe_down1_res_l8_rots and the RMSNorm of its output (down1_norm_tail: normW the norm weight, nu the normalised row,
-// counter the ticket) in one launch (NEMOTRON_CUDA_DOWN_NORM). Block 128 (the tail's reduction assumes it).
-extern "C" __global__ void PDL __launch_bounds__(128, 6) moe_down1_res_l8_rotn(const float* act, const int* ids, const float* wts, const u64* downPtrs, const bf16* downS, const float* resid,
-                                                                            float* out, int K, int S, int H, int I, int Is, int* clear, const float* normW, float eps,
-                                                                            float* nu, int* counter) {
-  moe_down1_rots_impl(act, ids, wts, downPtrs, downS, resid, out, K, S, H, I, Is, clear, normW, eps, nu, counter);
 }
 
 // The prefetch distance as the kernel lab's knob (bench/cuda-gemv.ts): none, and two rows ahead.

@@ -10,7 +10,7 @@ import type { CudaCtx, CudaTensor } from '../tensor.js';
 import type { DeferredNorm } from './fused-norm.js';
 import { gemv1Grid, gemv1Pre, persistentGrid } from './matmul.js';
 import { pointerTable } from './moe.js';
-import { moeDown1CanNorm, moeDown1Lanes, moeDown1Res, type MoeDown1Args } from './moe-down1.js';
+import { moeDown1Lanes, moeDown1Res, type MoeDown1Args } from './moe-down1.js';
 import { ticketBuffer } from './tickets.js';
 
 /** The deferred tail of a layer: moe_down1_res's arguments but resid and out, and the layer's output tensor. */
@@ -117,17 +117,4 @@ export function moeLayer1(
 /** Launches the deferred tail: out = resid + layer output (resid 0: the layer output alone, into d.out). */
 export function launchMoeDown(c: CudaCtx, d: DeferredMoeDown, resid: number, out: number): void {
   if (!moeDown1Res(c, { ...d.args, resid: resid || null, out })) throw new Error('moeLayer: moe_down1_res declined a layer it was planned for');
-}
-
-/**
- * The deferred tail and the RMSNorm of its output (the next layer's norm) in one launch: u = RMSNorm(out) with the
- * float32 weight w. False (launching nothing) when the kernel cannot (moeDown1CanNorm) or NEMOTRON_CUDA_DOWN_NORM=0.
- */
-export function launchMoeDownNorm(c: CudaCtx, d: DeferredMoeDown, resid: number, out: number, w: number, eps: number, u: number): boolean {
-  if (process.env.NEMOTRON_CUDA_DOWN_NORM === '0') return false;
-  const { downS, K, I } = d.args;
-  const [H, Is] = downS.shape;
-  if (!moeDown1CanNorm(H, I, K, Is / I)) return false;
-  const norm = { w, eps, u, ticket: ticketBuffer(c, 'moeDownNorm', 1) };
-  return moeDown1Res(c, { ...d.args, resid: resid || null, out, norm });
 }

@@ -57,16 +57,6 @@ export interface MoeDown1Args {
   kernel?: string;
   /** An int the kernel zeroes after its wait (moe_router_up1's counter), or absent. */
   clear?: number;
-  /**
-   * The RMSNorm of out in the same launch (moe_down1_res_l8_rotn): its float32 weight [H], eps, the normalised row
-   * u [H] and a ticket (one int, zero between launches). Only with the default kernel and H <= 3072.
-   */
-  norm?: { w: number; eps: number; u: number; ticket: number };
-}
-
-/** Whether moeDown1Res can run the RMSNorm of its output in the same launch (a.norm) for this layer's shapes. */
-export function moeDown1CanNorm(H: number, I: number, K: number, S: number): boolean {
-  return moeDown1Lanes(I) === 8 && moeDown1Kernel(8, S + K) === 'moe_down1_res_l8_rots' && H <= 3072 && process.env.NEMOTRON_CUDA_MOE_DOWN1_HY !== '1';
 }
 
 /**
@@ -86,12 +76,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
     c.kernels.launch('moe_down1_res_l8_hy', moeDown1Grid(c, H, 8), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null], 4 * 8 * 512);
     return true;
   }
-  const args = [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null];
-  if (a.norm) {
-    if (a.kernel || !moeDown1CanNorm(H, I, K, S)) return false;
-    c.kernels.launch('moe_down1_res_l8_rotn', moeDown1Grid(c, H, 8), 128, [...args, a.norm.w, a.norm.eps, a.norm.u, a.norm.ticket]);
-    return true;
-  }
-  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes, S + K), moeDown1Grid(c, H, lanes), 128, args);
+  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes, S + K), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
