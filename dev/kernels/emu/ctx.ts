@@ -42,6 +42,7 @@ export function emuCtx(e: EmuKernels, launched: string[] = [], multiprocessors =
     },
     precise: false,
     tokenFeed: null,
+    kvAhead: 0,
     alloc,
     withScratch: <R>(fn: (scratch: (bytes: number) => number) => R) => fn((bytes) => e.alloc(bytes)),
     contig: (t: CudaTensor) => t,

@@ -298,10 +298,13 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     const chunk = Math.ceil(x.cols / P);
     const v = this.alloc([x.rows, P]);
     const i = this.alloc([x.rows, P], 'i32');
-    // one launch (a last-block ticket per row) unless NEMOTRON_CUDA_ARGMAX_ONE=0; rows of a decode batch (<= 1024)
+    // one launch (a last-block ticket per row) unless NEMOTRON_CUDA_ARGMAX_ONE=0; rows of a decode batch (<= 1024).
+    // Measured the same as the two launches (2.229 ms per batch-1 step, s8-fuse.json); kept for the early trigger
     if (x.rows <= 1024 && process.env.NEMOTRON_CUDA_ARGMAX_ONE !== '0') {
       const counter = ticketBuffer(this, 'argmax_rows2', 1024);
-      const early = process.env.NEMOTRON_CUDA_ARGMAX_EARLY === '1' ? 1 : 0;
+      // early trigger (argmax_rows2) unless NEMOTRON_CUDA_ARGMAX_EARLY=0: 2.231-2.232 against 2.233 ms per batch-1
+      // step (bench/sweeps/s8-early.json, 8 steps per graph), 2.235 against 2.236 (s8-downnorm.json)
+      const early = process.env.NEMOTRON_CUDA_ARGMAX_EARLY === '0' ? 0 : 1;
       this.kernels.launch('argmax_rows2', [P, x.rows], 256, [x.ptr, x.cols, chunk, v.ptr, i.ptr, counter, out, copy, early]);
       return;
     }
@@ -387,6 +390,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
   // ---- ops ----------------------------------------------------------------------------------------------
 
   embed(table: CudaTensor, ids: Int32Array): CudaTensor {
+    // deferred, so that the first layer's norm runs in the same launch (unless NEMOTRON_CUDA_FUSE_EMBED=0): 2.224-2.225
+    // against 2.229 ms per batch-1 step (bench/sweeps/s8-fuse.json, 8 steps per graph)
     return this.t('embed', () => {
       if (ids.length > 64 || table.cols > 4096 || !table.contiguous || process.env.NEMOTRON_CUDA_FUSE_EMBED === '0') return embed(this, table, ids);
       const e = embedInputs(this, table, ids);

@@ -28,8 +28,11 @@ interface Captured {
  * the GPU's (2.24 ms at batch 1 on an H200) idled the GPU: the same GPU time read 445 and 436 tok/s in two calls.
  */
 const PIPELINE_DEPTH = 2;
-/** Decode steps per graph in decodeGreedy by default (graphSteps()). */
-const GRAPH_STEPS = 1;
+/**
+ * Decode steps per graph in decodeGreedy by default (graphSteps()): 2.224-2.225 against 2.240-2.241 ms of GPU time
+ * per batch-1 step with one (bench/sweeps/s8-fuse.json on an H200; 4: 2.227, 16 and 32: the same as 8).
+ */
+const GRAPH_STEPS = 8;
 const MAX_GRAPH_STEPS = 64;
 /** Metadata areas and id slots in turn: the queued steps' and the one being written. */
 const SLOTS = PIPELINE_DEPTH + 1;
