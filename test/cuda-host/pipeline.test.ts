@@ -169,6 +169,14 @@ function fakeBackend(deferred: boolean) {
 }
 
 describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
+  // one step per graph unless a test sets another count (the default is 8)
+  const savedSteps = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+  beforeEach(() => void (process.env.NEMOTRON_CUDA_GRAPH_STEPS = '1'));
+  afterEach(() => {
+    if (savedSteps === undefined) delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+    else process.env.NEMOTRON_CUDA_GRAPH_STEPS = savedSteps;
+  });
+
   it('feeds each step the ids the previous one sampled, and reads them back in step order', () => {
     const { backend, forward, log, seen } = fakeBackend(false);
     const graphs = new DecodeGraphs(backend);
@@ -235,6 +243,11 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
       const unit = (u: number) => Array.from({ length: u }, (_, k) => u - 1 - k);
       expect(ahead).toEqual([1, 1, 2, 3, 1, 1, 1, 2, 3, 3, 3].flatMap(unit));
       expect(queued()).toBe(0);
+    });
+
+    it('8 steps per graph by default', () => {
+      delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+      expect(new DecodeGraphs(fakeBackend(false).backend).graphSteps()).toBe(8);
     });
 
     it('rejects a bad setting', () => {
