@@ -38,7 +38,7 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
-    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M]);
+    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M, process.env.NEMOTRON_CUDA_N1_LATE === '1' ? 1 : 0]);
     return;
   }
   if (w.dtype === 'f32') {
@@ -83,9 +83,14 @@ export function persistentGrid(c: CudaCtx, M: number, perSm: number): number {
   return Math.max(1, Math.ceil(M / (4 * rounds)));
 }
 
-/** Rows per warp that gemv1-family kernels pull into L2 ahead of their register loads (`pre`; tuning knob). */
-export function gemv1Pre(): number {
-  return Number(process.env.NEMOTRON_CUDA_GEMV1_PRE ?? 0);
+/**
+ * The gemv1-family kernels' `pre` argument: rows per warp pulled into L2 ahead of their register loads
+ * (NEMOTRON_CUDA_GEMV1_PRE), plus 256 (gemv1.cuh's GEMV1_LATE) for a late trigger when `lateKnob` is set to 1
+ * (tuning: NEMOTRON_CUDA_GEMV1_LATE for the GEMVs, NEMOTRON_CUDA_UP_LATE for moe_up1).
+ */
+export function gemv1Pre(lateKnob = 'NEMOTRON_CUDA_GEMV1_LATE'): number {
+  const pre = Number(process.env.NEMOTRON_CUDA_GEMV1_PRE ?? 0);
+  return process.env[lateKnob] === '1' ? pre + 256 : pre;
 }
 
 /** Batch-1 bf16 GEMV through the persistent kernels (kernels/gemv1.cu); false when the shape does not fit them. */

@@ -110,7 +110,7 @@ export function moeLayer1(
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
   if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
-  c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);
+  c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre('NEMOTRON_CUDA_UP_LATE'), E], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
 }
 
