@@ -35,6 +35,7 @@ export function emuCtx(e: EmuKernels, launched: string[] = [], multiprocessors =
       },
     },
     kernels: {
+      resident: () => 64, // no occupancy limit on the emulator: the ops' own caps decide the grids
       launch: (...a: Parameters<EmuKernels['launch']>) => {
         launched.push(a[0]);
         e.launch(...a);

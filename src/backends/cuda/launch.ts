@@ -158,6 +158,23 @@ export class Kernels {
     return mod;
   }
 
+  /**
+   * Blocks of `block` threads with `shmem` bytes of dynamic shared memory that fit on one SM at once (the driver's
+   * occupancy calculator: registers, shared memory, threads). Persistent grids take it as their cap, so that a kernel
+   * whose register count grows runs fewer blocks per SM instead of a second, partial wave.
+   */
+  resident(name: string, block: number, shmem = 0): number {
+    const key = `${name}/${block}/${shmem}`;
+    let n = this.residentCache.get(key);
+    if (n === undefined) {
+      const out: [number] = [0];
+      check(this.dev.drv.cuOccupancyMaxActiveBlocksPerMultiprocessor(out, this.get(name).fn, block, shmem), `cuOccupancyMaxActiveBlocksPerMultiprocessor (${name})`);
+      this.residentCache.set(key, (n = out[0]));
+    }
+    return n;
+  }
+  private readonly residentCache = new Map<string, number>();
+
   private get(name: string): Kernel {
     let k = this.kernels.get(name);
     if (k) return k;

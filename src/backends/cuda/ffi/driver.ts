@@ -23,7 +23,7 @@ export interface Driver {
   cuStreamCreate: Fn; cuStreamSynchronize: Fn; cuStreamDestroy: Fn;
   cuMemAlloc: Fn; cuMemFree: Fn; cuMemGetInfo: Fn; cuMemHostAlloc: Fn; cuMemFreeHost: Fn;
   cuMemcpyHtoDAsync: Fn; cuMemcpyDtoHAsync: Fn; cuMemcpyDtoDAsync: Fn; cuMemsetD32Async: Fn;
-  cuModuleLoadData: Fn; cuModuleGetFunction: Fn; cuFuncSetAttribute: Fn; cuLaunchKernel: Fn; cuLaunchKernelEx: Fn | null; cuProfilerStart: Fn | null; cuProfilerStop: Fn | null;
+  cuModuleLoadData: Fn; cuModuleGetFunction: Fn; cuFuncSetAttribute: Fn; cuOccupancyMaxActiveBlocksPerMultiprocessor: Fn; cuLaunchKernel: Fn; cuLaunchKernelEx: Fn | null; cuProfilerStart: Fn | null; cuProfilerStop: Fn | null;
   cuEventCreate: Fn; cuEventRecord: Fn; cuEventSynchronize: Fn; cuEventElapsedTime: Fn;
   cuStreamBeginCapture: Fn; cuStreamEndCapture: Fn; cuGraphInstantiate: Fn; cuGraphLaunch: Fn; cuGraphDestroy: Fn; cuGraphExecDestroy: Fn;
   cuGetErrorName: Fn; cuGetErrorString: Fn;
@@ -70,6 +70,7 @@ export function loadDriver(): Driver {
     cuModuleLoadData: f('cuModuleLoadData', '_Out_ void **mod, void *image'),
     cuModuleGetFunction: f('cuModuleGetFunction', '_Out_ void **fn, void *mod, const char *name'),
     cuFuncSetAttribute: f('cuFuncSetAttribute', 'void *fn, int attrib, int value'),
+    cuOccupancyMaxActiveBlocksPerMultiprocessor: f('cuOccupancyMaxActiveBlocksPerMultiprocessor', '_Out_ int *n, void *fn, int blockSize, size_t dynamicSmem'),
     cuLaunchKernel: f('cuLaunchKernel', 'void *fn, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem, void *stream, void *params, void *extra'),
     // CUDA >= 12.0: launch attributes (programmatic dependent launch); null on older drivers
     cuLaunchKernelEx: (() => {

@@ -20,8 +20,6 @@ __device__ __forceinline__ void stage_row_async(float* xs, const float* x, int K
   __syncthreads();
 }
 
-#define GEMV1_LATE 256
-
 template <int MAXL>
 __device__ __forceinline__ void load_row(uint4* u, const bf16* w, int K8, int lane) {
   const uint4* w8 = (const uint4*)w;
@@ -49,12 +47,8 @@ __device__ __forceinline__ float dot_staged(const uint4* u, const float4* xs4, i
 // `pre`: this warp's next `pre` rows are also pulled into L2 (prefetch, no registers): before pdl_wait for rows
 // below preRows, after it for the others, so the memory stays busy through the wait and the staging, when only
 // the first row is in registers.
-// pre bit 8 (GEMV1_LATE, tuning): the next kernel launches when this block's first warp issues its last row, not
-// right after the wait, so that the launches it sets off load their weights in this kernel's tail, not its middle.
 template <int MAXL, typename RowPtr, typename Stage, typename XRow, typename Out>
 __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, RowPtr rowPtr, Stage stage, XRow xRow, Out out) {
-  const bool late = (pre & GEMV1_LATE) != 0;
-  pre &= GEMV1_LATE - 1;
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
   const int nw = gridDim.x * wpb;
   const int K8 = K >> 3;
@@ -69,7 +63,7 @@ __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, R
   pdl_wait();
   stage();
   TRACE_MARK(0);  // the input row staged
-  if (!late || r >= M) pdl_launch();
+  pdl_launch();
   if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
   for (int j = 1; j <= pre; j++) {
     const int rr = r + j * nw;
@@ -80,7 +74,6 @@ __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, R
     const int rn = r + nw;
     if (rn < M) load_row<MAXL>(u, rowPtr(rn), K8, lane);
     if (rn < M && rn + nw >= M) TRACE_MARK(2);  // the warp's last row issued
-    if (late && rn + nw >= M) pdl_launch();  // this warp's last row is in flight (or done)
     acc = warp_sum(acc);
     if (lane == 0) out(r, acc);
     TRACE_MARK(1);  // the first row done

@@ -68,7 +68,7 @@ export function gemv1Lanes(K: number): 0 | 12 | 16 {
  * NEMOTRON_CUDA_GEMV1_PER_SM says so (tuning: room for the next kernel's blocks to start their loads early).
  */
 export function gemv1Grid(c: CudaCtx, M: number, lanes: 12 | 16): number {
-  return persistentGrid(c, M, GEMV1_BLOCKS_PER_SM[lanes]);
+  return persistentGrid(c, M, Math.min(GEMV1_BLOCKS_PER_SM[lanes], c.kernels.resident(`gemv1_bf16_l${lanes}`, 128, 0)));
 }
 
 /**
@@ -83,14 +83,9 @@ export function persistentGrid(c: CudaCtx, M: number, perSm: number): number {
   return Math.max(1, Math.ceil(M / (4 * rounds)));
 }
 
-/**
- * The gemv1-family kernels' `pre` argument: rows per warp pulled into L2 ahead of their register loads
- * (NEMOTRON_CUDA_GEMV1_PRE), plus 256 (gemv1.cuh's GEMV1_LATE) for a late trigger when `lateKnob` is set to 1
- * (tuning: NEMOTRON_CUDA_GEMV1_LATE for the GEMVs, NEMOTRON_CUDA_UP_LATE for moe_up1).
- */
-export function gemv1Pre(lateKnob = 'NEMOTRON_CUDA_GEMV1_LATE'): number {
-  const pre = Number(process.env.NEMOTRON_CUDA_GEMV1_PRE ?? 0);
-  return process.env[lateKnob] === '1' ? pre + 256 : pre;
+/** Rows per warp that gemv1-family kernels pull into L2 ahead of their register loads (`pre`; tuning knob). */
+export function gemv1Pre(): number {
+  return Number(process.env.NEMOTRON_CUDA_GEMV1_PRE ?? 0);
 }
 
 /** Batch-1 bf16 GEMV through the persistent kernels (kernels/gemv1.cu); false when the shape does not fit them. */

@@ -19,7 +19,8 @@ export function moeDown1Lanes(I: number): 0 | 8 | 12 {
  * second wave), else as many blocks as are resident and the warps walk several outputs.
  */
 export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12): number {
-  return Math.max(1, Math.min(Math.ceil(H / 4), c.dev.info.multiprocessors * BLOCKS_PER_SM[lanes]));
+  const perSm = Math.min(BLOCKS_PER_SM[lanes], c.kernels.resident(`moe_down1_res_l${lanes}`, 128, 0));
+  return Math.max(1, Math.min(Math.ceil(H / 4), c.dev.info.multiprocessors * perSm));
 }
 
 /**
