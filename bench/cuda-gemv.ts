@@ -45,7 +45,7 @@ for (const [name, M, K] of shapes) {
   const row = (kernel: string, us: number) => rows.push(`| ${name} [${M}, ${K}] | ${kernel} | ${us.toFixed(2)} | ${(bytes / us / 1e6).toFixed(2)} |`);
   const copyDst = b.persistent([M, K], 'bf16');
   row('memcpy DtoD (read + write)', time(() => dev.copy(copyDst.ptr, w.ptr, bytes)));
-  row('gemv_bf16_n1 (warp per row)', time(() => b.kernels.launch('gemv_bf16_n1', Math.ceil(M / 8), 256, [x.ptr, K, w.ptr, y.ptr, M, 1, K, M, 0])));
+  row('gemv_bf16_n1 (warp per row)', time(() => b.kernels.launch('gemv_bf16_n1', Math.ceil(M / 8), 256, [x.ptr, K, w.ptr, y.ptr, M, 1, K, M])));
   const lanes = K <= 3072 ? 12 : 16;
   for (const perSm of [1, 2, 4, 6, 8, 16]) {
     const grid = Math.min(Math.ceil(M / 4), dev.info.multiprocessors * perSm);

@@ -35,7 +35,7 @@ describe.skipIf(!!why)('gemv.cu on the CPU emulator', () => {
     });
     e.setFlags(flags);
     const y0 = e.alloc(M * 4);
-    e.launch('gemv_bf16_n1', Math.ceil(M / 8), 256, [x, K, W, y0, M, 1, K, M, 0]);
+    e.launch('gemv_bf16_n1', Math.ceil(M / 8), 256, [x, K, W, y0, M, 1, K, M]);
     const y1 = e.alloc(M * 4);
     e.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x, W, y1, K, M], 8 * 4096);
     e.setFlags(0);

@@ -6,16 +6,15 @@
 #include "common.cuh"
 #include "gemv1.cuh"  // load_row, slot_issue, slot_wait
 
-// late = 1 (tuning, NEMOTRON_CUDA_N1_LATE): no early trigger; the next kernel launches as this one's blocks exit.
 template <typename WT, int NT>
-__device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M, int late) {
+__device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M) {
   const int lane = threadIdx.x & 31;
   const int m = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (m >= M) return;
   const WT* w = W + (long long)m * K;
   prefetch_l2(w, (long long)K * sizeof(WT), lane, 32);
   pdl_wait();
-  if (!late) pdl_launch();
+  pdl_launch();
   const bool vecW = sizeof(WT) == 2 ? (K & 7) == 0 : (K & 3) == 0;
   const bool vec = vecW && (ldx & 3) == 0 && aligned16(x) && aligned16(W);
   for (int n0 = 0; n0 < N; n0 += NT) {
@@ -36,12 +35,12 @@ __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, 
 }
 
 // grid: ceil(M / warpsPerBlock); block: 32 * warpsPerBlock
-extern "C" __global__ void PDL gemv_bf16_n1(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M, int late) { gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M, late); }
-extern "C" __global__ void PDL gemv_bf16_n4(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M, int late) { gemv_impl<bf16, 4>(x, ldx, W, y, ldy, N, K, M, late); }
-extern "C" __global__ void PDL gemv_bf16_n8(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M, int late) { gemv_impl<bf16, 8>(x, ldx, W, y, ldy, N, K, M, late); }
-extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M, int late) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M, late); }
-extern "C" __global__ void PDL gemv_f32_n4(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M, int late) { gemv_impl<float, 4>(x, ldx, W, y, ldy, N, K, M, late); }
-extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M, int late) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M, late); }
+extern "C" __global__ void PDL gemv_bf16_n1(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 1>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_bf16_n4(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 4>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_bf16_n8(const float* x, int ldx, const bf16* W, float* y, int ldy, int N, int K, int M) { gemv_impl<bf16, 8>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_f32_n1(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 1>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_f32_n4(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 4>(x, ldx, W, y, ldy, N, K, M); }
+extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M); }
 
 // y[m] = W[m] . x for one activation row, rows of K <= 4096 bf16 (out_proj, o_proj), one warp per row: the first
 // 2048 columns in registers, the rest through a 4 KB cp.async slot per warp, both loaded before pdl_wait (weights).

@@ -38,7 +38,7 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
-    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M, process.env.NEMOTRON_CUDA_N1_LATE === '1' ? 1 : 0]);
+    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M]);
     return;
   }
   if (w.dtype === 'f32') {
