@@ -174,6 +174,7 @@ describeCuda('moe_down1_res: the batch-1 MoE tail in one launch', () => {
     const c = Object.create(g, {
       kernels: {
         value: {
+          resident: (name: string, block: number, shmem?: number) => g.kernels.resident(name, block, shmem),
           launch: (name: string, grid: Dim, block: number, a: readonly (number | null)[], shmem?: number) => {
             launched.push(name);
             g.kernels.launch(name, grid, block, a, shmem);

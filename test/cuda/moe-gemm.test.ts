@@ -294,6 +294,7 @@ function kernelTimes(g: CudaBackend, fn: (c: CudaCtx) => void): Map<string, numb
   const c = Object.create(g, {
     kernels: {
       value: {
+        resident: (name: string, block: number, shmem?: number) => g.kernels.resident(name, block, shmem),
         launch: (name: string, grid: Dim, block: number, args: readonly (number | null)[], shmem?: number) => {
           const m = { name, a: event(), b: event() };
           check(drv.cuEventRecord(m.a, g.dev.stream), 'cuEventRecord');

@@ -34,11 +34,12 @@ describe.skipIf(!!why)('moe_block1.cu (+ moe_up1, moe_down1_res) on the CPU emul
   /** emuCtx whose launches go to the file that defines the kernel (buffers are plain host memory, shared). */
   function ctx(launched: string[], sms: number): CudaCtx {
     const e = files['moe_block1.cu'];
-    const c = emuCtx(e, launched, sms) as unknown as { kernels: { launch: EmuKernels['launch'] }; dev: { upload?: unknown } };
+    const c = emuCtx(e, launched, sms) as unknown as { kernels: { launch: EmuKernels['launch']; resident: () => number }; dev: { upload?: unknown } };
     c.dev.upload = (ptr: number, data: BigUint64Array) => e.write(ptr, data); // pointerTable's one-time table
     const owner = (name: string) =>
       files[name.startsWith('moe_route') ? 'moe_block1.cu' : name.startsWith('moe_up1') ? 'gemv1.cu' : name.startsWith('router') ? 'moe.cu' : 'moe_down1.cu'];
     c.kernels = {
+      resident: () => 64, // as emuCtx: no occupancy limit
       launch: (name, ...rest) => {
         launched.push(name);
         owner(name).launch(name, ...rest);
