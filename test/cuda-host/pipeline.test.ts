@@ -245,9 +245,12 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
       expect(queued()).toBe(0);
     });
 
-    it('8 steps per graph by default', () => {
+    it('8 steps per graph by default; units of 8, 6, 4, 3, 2, 1', () => {
       delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
-      expect(new DecodeGraphs(fakeBackend(false).backend).graphSteps()).toBe(8);
+      const g = new DecodeGraphs(fakeBackend(false).backend);
+      expect(g.graphSteps()).toBe(8);
+      expect(g.unitSizes()).toEqual([8, 6, 4, 3, 2, 1]);
+      expect(g.warmSteps()).toBe(1 + 1 + 2 + 3 + 4 + 6 + 8);
     });
 
     it('rejects a bad setting', () => {

@@ -128,6 +128,11 @@ export class DecodeGraphs {
     return ids;
   }
 
+  /** The unit sizes decodeGreedy may capture a graph for with graphSteps(), largest first (one graph each per key). */
+  unitSizes(): number[] {
+    return unitLadder(this.graphSteps());
+  }
+
   /** Steps of one warmGreedy call: the ramp to K (1, 1, 2, ...) and one unit of K. */
   warmSteps(): number {
     const K = this.graphSteps();
