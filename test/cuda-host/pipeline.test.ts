@@ -10,6 +10,19 @@ import { DecodeGraphs } from '../../src/backends/cuda/graph.js';
 
 const next = (t: number) => (t * 31 + 7) % 1000;
 
+/** NEMOTRON_CUDA_GRAPH_STEPS = `value` for each test of the enclosing describe, restored after it. */
+function useGraphSteps(value: string): void {
+  let saved: string | undefined;
+  beforeEach(() => {
+    saved = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+    process.env.NEMOTRON_CUDA_GRAPH_STEPS = value;
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
+    else process.env.NEMOTRON_CUDA_GRAPH_STEPS = saved;
+  });
+}
+
 /**
  * A fake device for DecodeGraphs. `deferred` false: the stream runs each operation when it is issued. `deferred`
  * true: it runs them only when the host waits (an event or a sync), as a GPU running behind the host does. Staging
@@ -169,13 +182,7 @@ function fakeBackend(deferred: boolean) {
 }
 
 describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
-  // one step per graph unless a test sets another count (the default is 8)
-  const savedSteps = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
-  beforeEach(() => void (process.env.NEMOTRON_CUDA_GRAPH_STEPS = '1'));
-  afterEach(() => {
-    if (savedSteps === undefined) delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
-    else process.env.NEMOTRON_CUDA_GRAPH_STEPS = savedSteps;
-  });
+  useGraphSteps('1'); // one step per graph unless a test sets another count (the default is 8)
 
   it('feeds each step the ids the previous one sampled, and reads them back in step order', () => {
     const { backend, forward, log, seen } = fakeBackend(false);
@@ -216,12 +223,7 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
   });
 
   describe('several steps per graph (NEMOTRON_CUDA_GRAPH_STEPS=3)', () => {
-    const saved = process.env.NEMOTRON_CUDA_GRAPH_STEPS;
-    beforeEach(() => void (process.env.NEMOTRON_CUDA_GRAPH_STEPS = '3'));
-    afterEach(() => {
-      if (saved === undefined) delete process.env.NEMOTRON_CUDA_GRAPH_STEPS;
-      else process.env.NEMOTRON_CUDA_GRAPH_STEPS = saved;
-    });
+    useGraphSteps('3');
 
     it.each([false, true])('units of 1, 1, 2, 3, 3, ... steps and a tail (stream behind the host: %s)', (deferred) => {
       const { backend, forward, seen, ahead, queued } = fakeBackend(deferred);

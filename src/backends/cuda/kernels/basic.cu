@@ -114,11 +114,10 @@ extern "C" __global__ void argmax_rows(const float* x, int cols, int* out, int* 
 __device__ __forceinline__ void argmax_merge(float& v, int& i, float ov, int oi) {
   if (ov > v || (ov == v && oi < i)) { v = ov; i = oi; }
 }
-extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chunk, float* partV, int* partI) {
+// Block (b, r)'s (value, index) over columns [b chunk, (b + 1) chunk) of row r, stored to part[r, b] by thread 0.
+__device__ __forceinline__ void argmax_part(const float* x, int cols, int chunk, float* partV, int* partI) {
   __shared__ float sv[8];
   __shared__ int si[8];
-  pdl_wait();
-  pdl_launch();
   const float* row = x + (long long)blockIdx.y * cols;
   const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
   float best = NEG_INF;
@@ -135,6 +134,11 @@ extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chun
     partI[(long long)blockIdx.y * gridDim.x + blockIdx.x] = bi;
   }
 }
+extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chunk, float* partV, int* partI) {
+  pdl_wait();
+  pdl_launch();
+  argmax_part(x, cols, chunk, partV, partI);
+}
 // argmax_partial and argmax_final in one launch: the last block of row r to store its part (a ticket in
 // counter[r], reset by that block) merges the row's P parts as argmax_final does. One launch boundary fewer at the
 // end of a decode step. counter: rows ints, zero between launches. grid: (P, rows); block 256.
@@ -142,35 +146,22 @@ extern "C" __global__ void PDL argmax_partial(const float* x, int cols, int chun
 // next step's embedding + norm, and through its own early trigger the first GEMV, become resident and load their
 // weights during the LM head's tail (the next kernel must read only weights before its wait).
 extern "C" __global__ void PDL argmax_rows2(const float* x, int cols, int chunk, float* partV, int* partI, int* counter, int* out, int* out2, int early) {
-  __shared__ float sv[8];
-  __shared__ int si[8];
   __shared__ int last;
   if (early) pdl_launch_early();
   pdl_wait();
   pdl_launch();
   const long long row = blockIdx.y, P = gridDim.x;
-  const float* xr = x + row * cols;
-  const int c0 = blockIdx.x * chunk, c1 = min(cols, c0 + chunk);
-  float best = NEG_INF;
-  int bi = 0x7fffffff;
-  for (int j = c0 + threadIdx.x; j < c1; j += blockDim.x) argmax_merge(best, bi, xr[j], j);
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  if (lane == 0) { sv[warp] = best; si[warp] = bi; }
-  __syncthreads();
+  argmax_part(x, cols, chunk, partV, partI);
   if (threadIdx.x == 0) {
-    for (int w = 1; w < (int)(blockDim.x >> 5); w++) argmax_merge(best, bi, sv[w], si[w]);
-    partV[row * P + blockIdx.x] = best;
-    partI[row * P + blockIdx.x] = bi;
-    __threadfence();
+    __threadfence();  // the part thread 0 stored, before the ticket
     last = atomicAdd(counter + row, 1) == (int)P - 1;
   }
   __syncthreads();
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (!last || warp != 0) return;
   __threadfence();
-  best = NEG_INF;
-  bi = 0x7fffffff;
+  float best = NEG_INF;
+  int bi = 0x7fffffff;
   for (int j = lane; j < P; j += 32) argmax_merge(best, bi, __ldcg(partV + row * P + j), __ldcg(partI + row * P + j));
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) argmax_merge(best, bi, __shfl_xor_sync(FULL_MASK, best, o), __shfl_xor_sync(FULL_MASK, bi, o));
