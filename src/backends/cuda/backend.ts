@@ -288,7 +288,10 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     this.argmaxLaunch(this.contig(x), out, copy);
   }
 
-  /** One block per row for short rows; two passes over many blocks for long ones (a vocabulary of logits). */
+  /**
+   * One block per row for short rows; for long ones (a vocabulary of logits) many blocks per row, whose parts the
+   * last block of the row merges (argmax_rows2), or a second launch does (argmax_final).
+   */
   private argmaxLaunch(x: CudaTensor, out: number, copy = 0): void {
     if (x.cols < 8192) {
       this.kernels.launch('argmax_rows', x.rows, 256, [x.ptr, x.cols, out, copy]);

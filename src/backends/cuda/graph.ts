@@ -47,11 +47,16 @@ function nextUnit(prev: number, n: number): number {
   return n < 2 ? 1 : Math.max(prev + 1, Math.floor(prev * 1.5));
 }
 
+/** The ramp's units below K: 1, 1, 2, 3, 4, 6 for K = 8. */
+function ramp(K: number): number[] {
+  const units: number[] = [];
+  for (let u = 1, n = 0; u < K; u = nextUnit(u, ++n)) units.push(u);
+  return units;
+}
+
 /** Every unit size decodeGreedy may use with at most K steps per graph, largest first (the tail takes the largest that fits). */
 function unitLadder(K: number): number[] {
-  const sizes = new Set([K]);
-  for (let u = 1, n = 0; u < K; u = nextUnit(u, ++n)) sizes.add(u);
-  return [...sizes].sort((a, b) => b - a);
+  return [...new Set([K, ...ramp(K)])].sort((a, b) => b - a);
 }
 
 /** Pinned read-back slots of decodeGreedy (unit n's ids in slot n % SLOTS, `B` ids per slot) and their events. */
@@ -136,9 +141,7 @@ export class DecodeGraphs {
   /** Steps of one warmGreedy call: the ramp to K (1, 1, 2, ...) and one unit of K. */
   warmSteps(): number {
     const K = this.graphSteps();
-    let total = 0;
-    for (let u = 1, n = 0; u < K; u = nextUnit(u, ++n)) total += u;
-    return total + K;
+    return ramp(K).reduce((a, b) => a + b, K);
   }
 
   /**
