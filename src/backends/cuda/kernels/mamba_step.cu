@@ -31,9 +31,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   __shared__ __align__(16) float sC[128];
   __shared__ float sX[64], sZ[64], sG[64];  // x after conv, silu(z), g = y silu(z) of the head's channels
   __shared__ int sLast;
-#ifndef MAMBA_TRIGGER_LATE  // (experiment: out_proj launched only after this kernel's wait)
   pdl_launch_early();
-#endif
   const int h = blockIdx.x, s = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int hpg = heads / groups, g = h / hpg, dInner = heads * P, gn = groups * 128;
   const int convDim = dInner + 2 * gn, gs = hpg * P, Km = K - 1;

@@ -37,9 +37,7 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   __shared__ float part[8][16];
   __shared__ float cs[8][256];
   __shared__ int last;
-#ifndef ROUTER_TRIGGER_LATE  // (experiment: moe_up1 launched only after this kernel's wait)
   pdl_launch_early();
-#endif
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, epb = blockDim.x >> 7;  // experts per block: 1 or 2
   const int e = blockIdx.x * epb + (warp >> 2), q = warp & 3;
   const int per = ((H + 3) / 4 + 7) & ~7;  // quarter of H, a multiple of 8 (16-byte loads)
