@@ -77,13 +77,19 @@ for (const [name, M, K] of shapes) {
   const combine1 = () => b.kernels.launch('moe_combine1', Math.ceil(H / 256), 256, [part.ptr, wts.ptr, moe.ptr, K, S, H]);
   row('moe_down1_l8 + moe_combine1 + add_f32', time(() => (down1(), combine1(), b.kernels.launch('add_f32', b.blocks(H), 256, [resid.ptr, moe.ptr, out.ptr, H]))));
   row('moe_down1_l8 + moe_combine1', time(() => (down1(), combine1())));
+  row(`moe_down1_l8 alone grid ${downGrid}`, time(down1));
+  // whole rounds: every warp carries the same number of rows
+  for (const rounds of [5, 6, 7, 8]) {
+    const g = Math.ceil(((S + K) * H) / rounds / 4);
+    row(`moe_down1_l8 alone grid ${g} (${rounds} rows per warp)`, time(() => b.kernels.launch('moe_down1_l8', g, 128, [act.ptr, ids.ptr, table, downS.ptr, part.ptr, K, S, H, I, Is, 0])));
+  }
   const base = { act: act.ptr, ids: ids.ptr, wts: wts.ptr, downTable: table, downS, resid: resid.ptr, out: out.ptr, K, I };
   const grid = moeDown1Grid(b, H, 8);
-  for (const kernel of ['moe_down1_res_l8', 'moe_down1_res_l8_pf0', 'moe_down1_res_l8_pf2']) {
+  for (const kernel of ['moe_down1_res_l8_rots', 'moe_down1_res_l8', 'moe_down1_res_l8_pf0']) {
     row(`${kernel} grid ${grid}`, time(() => moeDown1Res(b, { ...base, kernel })));
     // fewer blocks (warps walk several outputs) and 64-thread blocks (warps spread more evenly over the SMs)
     for (const [g, block] of [[dev.info.multiprocessors * 2, 128], [dev.info.multiprocessors * 4, 128], [Math.ceil(H / 2), 64]]) {
-      const a = [act.ptr, ids.ptr, wts.ptr, table, downS.ptr, resid.ptr, out.ptr, K, S, H, I, Is];
+      const a = [act.ptr, ids.ptr, wts.ptr, table, downS.ptr, resid.ptr, out.ptr, K, S, H, I, Is, null];
       row(`${kernel} grid ${g} block ${block}`, time(() => b.kernels.launch(kernel, g, block, a)));
     }
   }
