@@ -34,7 +34,7 @@ const b = new CudaBackend();
 const { model } = randomModel(b);
 b.kernels.loadAll();
 const knobs = new Set(settings.flatMap((s) => Object.keys(s.env)));
-const lines = ['| setting | tok/s | GPU ms per step | launches per step |', '|---|---|---|---|'];
+const lines = ['| setting | tok/s | GPU ms per step | launches per step | ids hash |', '|---|---|---|---|---|'];
 for (const s of settings) {
   for (const k of knobs) delete process.env[k];
   Object.assign(process.env, s.env);
@@ -52,10 +52,13 @@ for (const s of settings) {
     const launched = 3 * graphs.warmSteps() - graphs.stats.replayed; // warm-up steps that launched kernels (eager, captured)
     const g0 = { ms: graphs.stats.gpuMs, n: graphs.stats.timedReplays };
     const t0 = performance.now();
-    graphs.decodeGreedy('sweep', toks, steps, fwd);
+    const out = graphs.decodeGreedy('sweep', toks, steps, fwd);
     const ms = performance.now() - t0;
+    // FNV-1a of the decoded ids: settings that only move work around must decode the same tokens
+    let h = 0x811c9dc5;
+    for (const row of out) for (const t of row) h = Math.imul(h ^ t, 0x01000193) >>> 0;
     const gpu = (graphs.stats.gpuMs - g0.ms) / (graphs.stats.timedReplays - g0.n);
-    lines.push(`| ${s.name} | ${((steps * 1000) / ms).toFixed(1)} | ${gpu.toFixed(3)} | ${((l1 - l0) / launched).toFixed(0)} |`);
+    lines.push(`| ${s.name} | ${((steps * 1000) / ms).toFixed(1)} | ${gpu.toFixed(3)} | ${((l1 - l0) / launched).toFixed(0)} | ${h.toString(16).padStart(8, '0')} |`);
     process.stderr.write(`${lines.at(-1)}\n`);
   } finally {
     model.freeState(state);

@@ -161,16 +161,8 @@ __device__ __forceinline__ float fma_chunk(float acc, uint4 w, const float4* xs4
 // 16-byte load that bypasses L1 (weights are read once per step)
 __device__ __forceinline__ uint4 ld_stream(const void* p) {
   uint4 r;
-#if defined(NEMOTRON_LD_256B)  // tuning: the L2 fetches 256-byte blocks from DRAM
-  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#elif defined(NEMOTRON_LD_128B)
-  asm volatile("ld.global.nc.L1::no_allocate.L2::128B.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#else
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
                : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#endif
   return r;
 }
 
