@@ -104,35 +104,38 @@ extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1_gs(const f
   if (m < M) prefetch_l2(W + (long long)m * K, (long long)K * 2, lane, 32);
   pdl_wait();
   pdl_launch();
-  if (blockIdx.x < groups) ms_shift_bc(proj, (float*)convStates[0], K, blockIdx.x, groups, convK - 1, threadIdx.x);
-  if (m >= M) return;
-  const int gs = K / groups;
-  const float invL = lane < groups ? ms_group_inv(partial, lane, heads / groups, gs, eps) : 0.f;
-  const uint4* w8 = (const uint4*)(W + (long long)m * K);
-  const int K8 = K >> 3;
-  float acc = 0.f;
-  for (int base = 0; base < K8; base += 32 * 16) {  // dot_row_bf16_1's loads and order
-    uint4 u[16];
+  if (m < M) {
+    const int gs = K / groups;
+    const uint4* w8 = (const uint4*)(W + (long long)m * K);
+    const int K8 = K >> 3;
+    float acc = 0.f, invL = 0.f;
+    for (int base = 0; base < K8; base += 32 * 16) {  // dot_row_bf16_1's loads and order
+      uint4 u[16];
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-      const int c = base + lane + 32 * j;
-      if (c < K8) u[j] = ld_stream(w8 + c);
-    }
+      for (int j = 0; j < 16; j++) {
+        const int c = base + lane + 32 * j;
+        if (c < K8) u[j] = ld_stream(w8 + c);
+      }
+      // the row's loads go out first (ld_stream is volatile: it stays in this order), then the partials' round trip
+      if (base == 0 && lane < groups) invL = ms_group_inv(partial, lane, heads / groups, gs, eps);
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-      const int c = base + lane + 32 * j;
-      const float inv = __shfl_sync(FULL_MASK, invL, min(c * 8 / gs, 31));
-      if (c < K8) {
-        float f[8];
-        unpack8(u[j], f);
-        const float4* xp = (const float4*)(x + c * 8);
-        float4 a = xp[0], b = xp[1];
-        a.x = a.x * inv, a.y = a.y * inv, a.z = a.z * inv, a.w = a.w * inv;
-        b.x = b.x * inv, b.y = b.y * inv, b.z = b.z * inv, b.w = b.w * inv;
-        acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+      for (int j = 0; j < 16; j++) {
+        const int c = base + lane + 32 * j;
+        const float inv = __shfl_sync(FULL_MASK, invL, min(c * 8 / gs, 31));
+        if (c < K8) {
+          float f[8];
+          unpack8(u[j], f);
+          const float4* xp = (const float4*)(x + c * 8);
+          float4 a = xp[0], b = xp[1];
+          a.x = a.x * inv, a.y = a.y * inv, a.z = a.z * inv, a.w = a.w * inv;
+          b.x = b.x * inv, b.y = b.y * inv, b.z = b.z * inv, b.w = b.w * inv;
+          acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
+        }
       }
     }
+    acc = warp_sum(acc);
+    if (lane == 0) y[m] = acc;
   }
-  acc = warp_sum(acc);
-  if (lane == 0) y[m] = acc;
+  // after the block's rows: the B/C conv-state shift of group blockIdx.x
+  if (blockIdx.x < groups) ms_shift_bc(proj, (float*)convStates[0], K, blockIdx.x, groups, convK - 1, threadIdx.x);
 }

@@ -33,8 +33,14 @@ __device__ __forceinline__ void butterfly(float* v, int lane) {
 // The inverse RMS of norm group g from its heads' sums of squares (partialRow[heads]), summed in head order as
 // mamba_step's last block sums them.
 __device__ __forceinline__ float ms_group_inv(const float* partialRow, int g, int hpg, int gs, float eps) {
+  const float* pg = partialRow + g * hpg;
+  float v[8];  // the first 8 loads in flight together: one round trip at up to 8 heads per group
+#pragma unroll
+  for (int k = 0; k < 8; k++) v[k] = k < hpg ? __ldcg(pg + k) : 0.f;
   float tot = 0.f;
-  for (int k = 0; k < hpg; k++) tot += __ldcg(partialRow + g * hpg + k);
+#pragma unroll
+  for (int k = 0; k < 8; k++) if (k < hpg) tot += v[k];
+  for (int k = 8; k < hpg; k++) tot += __ldcg(pg + k);
   return 1.f / sqrtf(tot / gs + eps);
 }
 
