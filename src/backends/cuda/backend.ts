@@ -15,7 +15,7 @@ import { attention } from './ops/attention.js';
 import { ticketBuffer } from './ops/tickets.js';
 import { addBias, embed, embedInputs, gatedRmsNorm, gatherRows, launchEmbed, relu2, rmsNorm, splitCols, type EmbedLaunch } from './ops/basic.js';
 import { mambaConv, ssmScan } from './ops/mamba.js';
-import { type GatedTail, gatedOutProj, launchGatedFinish, mambaMixerStep } from './ops/mamba-step.js';
+import { mambaMixerStep } from './ops/mamba-step.js';
 import { matmul, matmulsOneRow } from './ops/matmul.js';
 import { moeBlockFused, moeExperts, moeRoute, routerCounter } from './ops/moe.js';
 import { type DeferredNorm, gemv1Norm, launchNorm, normDeferrable, routeNorm } from './ops/fused-norm.js';
@@ -76,8 +76,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
    * norm) one kernel does both (embed_rms_norm_wide); any other op, read or copy launches it first.
    */
   private pendingEmbed: EmbedLaunch | null = null;
-  /** mamba_step's deferred tail (ops/mamba-step.ts): the out_proj GEMV takes it, anything else launches it first. */
-  private pendingGated: GatedTail | null = null;
 
   constructor(opts: CudaBackendOptions = {}) {
     this.dev = new CudaDevice(opts.device ?? 0);
@@ -152,13 +150,8 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return Math.max(1, Math.min(Math.ceil(n / perBlock), this.dev.info.multiprocessors * 16));
   }
 
-  /** Launches whatever is deferred (pendingGated, pendingEmbed, pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
+  /** Launches whatever is deferred (pendingEmbed, pendingAdd, pendingNorm, pendingMoe), in that order; a no-op when nothing is. */
   flushPending(): void {
-    const gt = this.pendingGated;
-    if (gt) {
-      this.pendingGated = null;
-      launchGatedFinish(this, gt);
-    }
     const e = this.pendingEmbed;
     if (e) {
       this.pendingEmbed = null;
@@ -430,16 +423,6 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return this.t('rmsNorm', () => rmsNorm(this, x, w, eps));
   }
   matmul(x: CudaTensor, w: CudaTensor): CudaTensor {
-    const gt = this.pendingGated;
-    if (gt && gt.out === x) {
-      // mamba_step's deferred tail inside the out_proj GEMV
-      this.pendingGated = null;
-      this.flushPending();
-      const run = () => gatedOutProj(this, gt, w);
-      const y = this.profiler ? this.profiler.time('mamba tail + out_proj (fused)', run) : run();
-      if (y) return y;
-      this.pendingGated = gt; // declined: the plain matmul below flushes it first
-    }
     // a deferred norm goes into routers only by default: before a GEMV its own launch measured faster (2.47 vs 2.55
     // ms per step on an H200): it runs while the GEMV's blocks load their first rows. NEMOTRON_CUDA_FUSE_NORM=all
     // stages it in the GEMV too (gemv1_norm_bf16_l12)
@@ -491,10 +474,7 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     return this.t('gatedRmsNorm', () => gatedRmsNorm(this, y, z, w, groupSize, eps));
   }
   mambaMixer(proj: CudaTensor, p: MambaMixerParams<CudaTensor>, segments: readonly Segment[], states: readonly MambaState<CudaTensor>[]): CudaTensor | null {
-    const r = this.t('mambaMixer (fused)', () => mambaMixerStep(this, proj, p, segments, states));
-    if (!r) return null;
-    this.pendingGated = r.tail; // taken by the out_proj GEMV (matmul), else launched by flushPending
-    return r.out;
+    return this.t('mambaMixer (fused)', () => mambaMixerStep(this, proj, p, segments, states));
   }
   attention(q: CudaTensor, k: CudaTensor, v: CudaTensor, dims: AttnDims, segments: readonly Segment[], caches: readonly KvCache[]): CudaTensor {
     return this.t('attention', () => attention(this, q, k, v, dims, segments, caches as CudaKvCache[]));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileCuda } from './compiler.js';
 import type { CudaDevice } from './device.js';
-import { check, CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
+import { check, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
 import { KernelTrace, traceSource } from './trace.js';
 
@@ -85,7 +85,7 @@ export class Kernels {
   private readonly argView: DataView;
   private readonly extraPtr: bigint;
   private readonly sizeView: DataView;
-  /** cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with up to two attributes (CUlaunchAttribute, 72 bytes each). */
+  /** cuLaunchKernelEx config (CUlaunchConfig, 56 bytes) with one attribute (CUlaunchAttribute, 72 bytes). */
   private readonly cfgPtr: bigint;
   private readonly cfgView: DataView;
   private readonly pdl: boolean;
@@ -114,14 +114,12 @@ export class Kernels {
     extra.setBigUint64(16, 2n, true);
     extra.setBigUint64(24, sizePtr, true);
     extra.setBigUint64(32, 0n, true);
-    this.cfgPtr = k.alloc('uint8_t', 56 + 2 * 72) as bigint;
-    this.cfgView = new DataView(k.view(this.cfgPtr, 56 + 2 * 72));
+    this.cfgPtr = k.alloc('uint8_t', 56 + 72) as bigint;
+    this.cfgView = new DataView(k.view(this.cfgPtr, 128));
     this.cfgView.setBigUint64(40, this.cfgPtr + 56n, true); // attrs
     this.cfgView.setUint32(48, 1, true); // numAttrs
     this.cfgView.setUint32(56, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION, true);
     this.cfgView.setInt32(64, 1, true); // value.programmaticStreamSerializationAllowed
-    this.cfgView.setUint32(56 + 72, CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN, true);
-    this.cfgView.setInt32(64 + 72, 1, true); // value.memSyncDomain: CU_LAUNCH_MEM_SYNC_DOMAIN_REMOTE
     this.trace = process.env.NEMOTRON_CUDA_TRACE === '1' ? new KernelTrace(dev) : null;
     this.pdl = !!dev.drv.cuLaunchKernelEx && Number(dev.info.computeCapability) >= 90 && process.env.NEMOTRON_CUDA_PDL !== '0';
   }
@@ -206,21 +204,6 @@ export class Kernels {
     return this.skip.size > 0 && this.skip.has(name);
   }
   private skipEnv = '';
-  /**
-   * Tuning (NEMOTRON_CUDA_REMOTE, read at launch time): kernels whose names start with one of these comma-separated
-   * prefixes launch in the remote memory synchronization domain, so that their fences (and those of the kernels
-   * left in the default one) do not wait for the other domain's memory traffic (Hopper and later).
-   */
-  private remote(name: string): boolean {
-    const env = process.env.NEMOTRON_CUDA_REMOTE ?? '';
-    if (env !== this.remoteEnv) {
-      this.remoteEnv = env;
-      this.remotePrefixes = env.split(',').filter(Boolean);
-    }
-    return this.remotePrefixes.length > 0 && this.remotePrefixes.some((p) => name.startsWith(p));
-  }
-  private remoteEnv = '';
-  private remotePrefixes: string[] = [];
   private readonly shmemOptIn = new Map<string, number>();
   private skip = new Set<string>();
 
@@ -264,11 +247,8 @@ export class Kernels {
       this.shmemOptIn.set(name, shmem);
     }
     this.trace?.record(name, gx * gy * gz, block);
-    const remote = this.pdl && this.remote(name);
-    if ((k.pdl && this.pdl) || remote) {
+    if (k.pdl && this.pdl) {
       const c = this.cfgView;
-      c.setInt32(64, k.pdl ? 1 : 0, true); // programmatic stream serialization: PDL kernels only
-      c.setUint32(48, remote ? 2 : 1, true); // numAttrs: the domain attribute follows
       c.setUint32(0, gx, true);
       c.setUint32(4, gy, true);
       c.setUint32(8, gz, true);

@@ -34,8 +34,6 @@ export const CU_STREAM_NON_BLOCKING = 1;
 export const CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 export const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 export const CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
-/** CUlaunchAttributeID: the memory synchronization domain of a launch (value: CUlaunchMemSyncDomain, 1 = remote). */
-export const CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN = 10;
 export const CUDA_ERROR_OUT_OF_MEMORY = 2;
 
 let driver: Driver | undefined;

@@ -5,7 +5,6 @@
 // so the weight stream of this GEMV overlaps the tail of the kernel before it.
 #include "common.cuh"
 #include "gemv1.cuh"  // load_row, slot_issue, slot_wait
-#include "ssm.cuh"    // ms_group_inv, ms_shift_bc
 
 template <typename WT, int NT>
 __device__ __forceinline__ void gemv_impl(const float* x, int ldx, const WT* W, float* y, int ldy, int N, int K, int M) {
@@ -87,55 +86,4 @@ extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const floa
   }
   acc = warp_sum(acc);
   if (lane == 0) y[m] = acc;
-}
-
-// Mamba's out_proj at batch 1 with mamba_step's deferred tail (mamba_step defer = 1): x is normW g, not yet
-// normalised; the GEMV scales each chunk of x by its norm group's inverse RMS (lane k < groups computes group k's
-// from the head partials, as mamba_step's last block would; chunks get it by a shuffle) and dots the row as
-// gemv_bf16_n1 dots it with mamba_step's normalised output: the same products in the same order, the same bits.
-// Blocks 0 .. groups - 1 also shift group blockIdx.x's B/C conv state (only now has every head-block of mamba_step
-// read the old one). mamba_step then ends without its fence, ticket and last block (2.4 us of a traced 5.4 per
-// Mamba layer). Needs K % 8 == 0, K = heads P, norm groups of gs = K / groups columns with gs % 8 == 0, groups <= 32,
-// ceil(M / 8) >= groups; x, W 16-byte aligned. grid: ceil(M / 8); block 256.
-extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1_gs(const float* x, const bf16* W, float* y, int K, int M, const float* partial, float eps,
-                                                                       int heads, int groups, const float* proj, int convK, const u64* convStates) {
-  const int lane = threadIdx.x & 31;
-  const int m = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  if (m < M) prefetch_l2(W + (long long)m * K, (long long)K * 2, lane, 32);
-  pdl_wait();
-  pdl_launch();
-  if (m < M) {
-    const int gs = K / groups;
-    const uint4* w8 = (const uint4*)(W + (long long)m * K);
-    const int K8 = K >> 3;
-    float acc = 0.f, invL = 0.f;
-    for (int base = 0; base < K8; base += 32 * 16) {  // dot_row_bf16_1's loads and order
-      uint4 u[16];
-#pragma unroll
-      for (int j = 0; j < 16; j++) {
-        const int c = base + lane + 32 * j;
-        if (c < K8) u[j] = ld_stream(w8 + c);
-      }
-      // the row's loads go out first (ld_stream is volatile: it stays in this order), then the partials' round trip
-      if (base == 0 && lane < groups) invL = ms_group_inv(partial, lane, heads / groups, gs, eps);
-#pragma unroll
-      for (int j = 0; j < 16; j++) {
-        const int c = base + lane + 32 * j;
-        const float inv = __shfl_sync(FULL_MASK, invL, min(c * 8 / gs, 31));
-        if (c < K8) {
-          float f[8];
-          unpack8(u[j], f);
-          const float4* xp = (const float4*)(x + c * 8);
-          float4 a = xp[0], b = xp[1];
-          a.x = a.x * inv, a.y = a.y * inv, a.z = a.z * inv, a.w = a.w * inv;
-          b.x = b.x * inv, b.y = b.y * inv, b.z = b.z * inv, b.w = b.w * inv;
-          acc += f[0] * a.x + f[1] * a.y + f[2] * a.z + f[3] * a.w + f[4] * b.x + f[5] * b.y + f[6] * b.z + f[7] * b.w;
-        }
-      }
-    }
-    acc = warp_sum(acc);
-    if (lane == 0) y[m] = acc;
-  }
-  // after the block's rows: the B/C conv-state shift of group blockIdx.x
-  if (blockIdx.x < groups) ms_shift_bc(proj, (float*)convStates[0], K, blockIdx.x, groups, convK - 1, threadIdx.x);
 }

@@ -26,7 +26,7 @@
 extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     const float* proj, int ld, const float* convW, const float* convB, const float* aLog, const float* Dv, const float* dtBias,
     const float* normW, float* out, float* partial, int* tickets, int heads, int P, int groups, int K, float dtMin, float dtMax,
-    float eps, int early, const u64* convStates, const u64* ssmStates, int defer) {
+    float eps, int early, const u64* convStates, const u64* ssmStates) {
   __shared__ __align__(16) float sB[128];
   __shared__ __align__(16) float sC[128];
   __shared__ float sX[64], sZ[64], sG[64];  // x after conv, silu(z), g = y silu(z) of the head's channels
@@ -57,12 +57,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     Dh = Dv[h];
     dtB = dtBias[h];
   };
-  // defer: lane l < MS_ROWS of warp w writes channel h P + 8 l + w as normW * g (mamba_norm_finish's or the out_proj
-  // GEMV's product with the group's inverse RMS then gives the fused tail's (w g) inv)
-  const int pOut = 8 * lane + warp;
-  float nwOut = 1.f;
   if (early) {
-    if (defer && lane < MS_ROWS && pOut < P) nwOut = normW[h * P + pOut];
     loadWeights();
     prefetch_l1(normW + g * gs, (long long)gs * 4, tid, 256);  // the group's norm weight: the last block's read
   }
@@ -84,10 +79,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     winX[j] = __ldcg(cs + (long long)cXv * Km + min(j, Km - 1));
   }
   pdl_wait();
-  if (!early) {
-    if (defer && lane < MS_ROWS && pOut < P) nwOut = normW[h * P + pOut];
-    loadWeights();
-  }
+  if (!early) loadWeights();
   pdl_launch();
 
   const float* row = proj + (long long)s * ld;  // this step's in_proj output: after the wait
@@ -145,7 +137,7 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     if (p < P) {
       const float gv = (v[0] + Dh * sX[p]) * sZ[p];
       sG[p] = gv;
-      orow[h * P + p] = defer ? nwOut * gv : gv;
+      orow[h * P + p] = gv;
     }
   }
   __syncthreads();
@@ -156,22 +148,6 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
     for (int p = lane; p < P; p += 32) q += sG[p] * sG[p];
     q = warp_sum(q);
     if (lane == 0) partial[(long long)s * heads + h] = q;
-  }
-  if (defer) {
-    // the group norm and the B/C conv-state shift are the next kernel's (gemv_bf16_n1_gs or mamba_norm_finish): no
-    // fence, ticket or last block; this head's states as below
-#pragma unroll
-    for (int r = 0; r < MS_ROWS; r++) {
-      const int p = 8 * r + warp;
-      if (p < P) S[32 * p] = st[r];
-    }
-    if (hasX) {
-      float* sx = cs + (long long)cX * Km;
-#pragma unroll
-      for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sx[j] = winX[j + 1];
-      sx[Km - 1] = vX;
-    }
-    return;
   }
   __threadfence();
   __syncthreads();
@@ -225,19 +201,4 @@ extern "C" __global__ void PDL __launch_bounds__(256) mamba_step(
   for (int j = 0; j < MS_MAX_K - 2; j++) if (j < Km - 1) sbc[j] = winBC[j + 1];
   sbc[Km - 1] = vBC;
   if (tid == 0) *ticket = 0;
-}
-
-// mamba_step's deferred tail on its own (defer = 1, when something other than the out_proj GEMV reads the output
-// first): block g normalises group g of row s in place, out = (normW g) inv with inv from the head partials in head
-// order (the fused tail's bits), and shifts the group's B/C conv state. grid: (groups, N); block 256.
-extern "C" __global__ void PDL __launch_bounds__(256) mamba_norm_finish(const float* proj, int ld, float* out, const float* partial, int heads, int P,
-                                                                        int groups, int K, float eps, const u64* convStates) {
-  pdl_wait();
-  pdl_launch();
-  const int g = blockIdx.x, s = blockIdx.y, tid = threadIdx.x;
-  const int hpg = heads / groups, gs = hpg * P, dInner = heads * P;
-  const float inv = ms_group_inv(partial + (long long)s * heads, g, hpg, gs, eps);
-  float* og = out + (long long)s * dInner + (long long)g * gs;
-  for (int j = tid; j < gs; j += blockDim.x) og[j] = og[j] * inv;
-  ms_shift_bc(proj + (long long)s * ld, (float*)convStates[s], dInner, g, groups, K - 1, tid);
 }

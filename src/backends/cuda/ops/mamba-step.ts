@@ -24,63 +24,9 @@ const tickets = (c: CudaCtx) => ticketBuffer(c, 'mambaMixer', MAMBA_STEP_MAX_ROW
 const seen = new WeakSet<CudaTensor>();
 const ready = (t: CudaTensor | null) => !t || (t.dtype === 'f32' ? t.contiguous : seen.has(t));
 
-/**
- * mamba_step's tail when it ran with defer = 1 (one decode row): the group norm of `out` (normW g, normalised in
- * place by mamba_norm_finish) and the shift of the B/C conv state, left to the out_proj GEMV that reads `out`
- * (gemv_bf16_n1_gs) or, when anything else comes first, to mamba_norm_finish.
- */
-export interface GatedTail {
-  /** f32 [1, dInner]: normW g, g = y silu(z), not yet normalised. */
-  out: CudaTensor;
-  /** f32 [1, heads]: each head's sum of g^2. */
-  partial: number;
-  eps: number;
-  heads: number;
-  P: number;
-  groups: number;
-  /** The row's in_proj output (z | xBC | dt) and its row stride. */
-  proj: number;
-  ld: number;
-  convK: number;
-  /** u64 [1]: the row's conv state (step metadata). */
-  convStates: number;
-}
-
-/**
- * Whether a batch-1 step leaves mamba_step's tail to the out_proj GEMV (NEMOTRON_CUDA_MAMBA_TAIL; read at launch
- * time).
- */
-const deferTail = () => process.env.NEMOTRON_CUDA_MAMBA_TAIL === '1';
-
-/** Launches the deferred tail on its own: the output normalised in place, the B/C conv state shifted. */
-export function launchGatedFinish(c: CudaCtx, t: GatedTail): void {
-  c.kernels.launch('mamba_norm_finish', [t.groups, 1], 256, [t.proj, t.ld, t.out.ptr, t.partial, t.heads, t.P, t.groups, t.convK, t.eps, t.convStates]);
-}
-
-/**
- * y = x . W^T of the normalised output, with the deferred tail inside the one-row GEMV (gemv_bf16_n1_gs: the same
- * bits as mamba_norm_finish + gemv_bf16_n1); null (nothing launched) when the weight does not fit the kernel.
- */
-export function gatedOutProj(c: CudaCtx, t: GatedTail, w: CudaTensor): CudaTensor | null {
-  const [M, K] = w.shape;
-  const gs = K / t.groups;
-  const fits = w.shape.length === 2 && w.dtype === 'bf16' && w.contiguous && w.ptr % 16 === 0 && K === t.out.cols && K % 8 === 0
-    && Number.isInteger(gs) && gs % 8 === 0 && t.groups <= 32 && Math.ceil(M / 8) >= t.groups && t.out.ptr % 16 === 0;
-  if (!fits) return null;
-  c.live(w, t.out);
-  const y = c.alloc([1, M]);
-  c.kernels.launch('gemv_bf16_n1_gs', Math.ceil(M / 8), 256, [t.out.ptr, w.ptr, y.ptr, K, M, t.partial, t.eps, t.heads, t.groups, t.proj, t.convK, t.convStates]);
-  return y;
-}
-
-/**
- * Launches mamba_step: its output, and at batch 1 with the deferred tail (deferTail) the tail that the caller must
- * launch (gatedOutProj or launchGatedFinish) before anything reads the output or the conv state; null when the
- * fused step does not apply (nothing launched).
- */
 export function mambaMixerStep(
   c: CudaCtx, proj: CudaTensor, p: MambaMixerParams<CudaTensor>, segments: readonly Segment[], states: readonly MambaState<CudaTensor>[],
-): { out: CudaTensor; tail: GatedTail | null } | null {
+): CudaTensor | null {
   const { heads, headDim: P, stateSize, groups } = p.dims;
   const N = proj.rows;
   const K = p.convW.shape[1];
@@ -104,11 +50,9 @@ export function mambaMixerStep(
   const partial = c.alloc([N, heads]); // [N, heads] each head's sum of g^2
   const convSt = c.dev.meta.u64(states.map((s) => s.conv.ptr));
   const ssmSt = c.dev.meta.u64(states.map((s) => s.ssm.ptr));
-  const defer = N === 1 && deferTail();
   c.kernels.launch('mamba_step', [heads, N], 256, [
     proj.ptr, proj.ld, convW!.ptr, convB?.ptr ?? null, aLog!.ptr, d!.ptr, dtBias!.ptr, normW!.ptr, out.ptr, partial.ptr, tickets(c),
-    heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt, defer ? 1 : 0,
+    heads, P, groups, K, p.dims.dtMin, p.dims.dtMax, p.eps, early ? 1 : 0, convSt, ssmSt,
   ]);
-  const tail = defer ? { out, partial: partial.ptr, eps: p.eps, heads, P, groups, proj: proj.ptr, ld: proj.ld, convK: K, convStates: convSt } : null;
-  return { out, tail };
+  return out;
 }

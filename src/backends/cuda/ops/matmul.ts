@@ -38,9 +38,7 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
-    // tuning (NEMOTRON_CUDA_N1_BLOCK): threads per block of the one-row GEMV (a warp per row; 256 by default)
-    const block = N === 1 ? Number(process.env.NEMOTRON_CUDA_N1_BLOCK) || 256 : 256;
-    c.kernels.launch(name, Math.ceil(M / (block / 32)), block, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M]);
+    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, x.ld, w.ptr, y, ldy, N, K, M]);
     return;
   }
   if (w.dtype === 'f32') {

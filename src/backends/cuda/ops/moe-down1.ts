@@ -18,14 +18,9 @@ export function moeDown1Lanes(I: number): 0 | 8 | 12 {
  * The grid: a warp per output while they all fit at once (every warp then carries exactly one output's rows, no
  * second wave), else as many blocks as are resident and the warps walk several outputs.
  */
-export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12, block = 128): number {
-  const perSm = Math.min((BLOCKS_PER_SM[lanes] * 128) / block, c.kernels.resident(`moe_down1_res_l${lanes}`, block, 0));
-  return Math.max(1, Math.min(Math.ceil(H / (block / 32)), c.dev.info.multiprocessors * perSm));
-}
-
-/** Threads per block of moe_down1_res (tuning: NEMOTRON_CUDA_DOWN_BLOCK, 64 or 128). */
-function downBlock(): number {
-  return process.env.NEMOTRON_CUDA_DOWN_BLOCK === '64' ? 64 : 128;
+export function moeDown1Grid(c: CudaCtx, H: number, lanes: 8 | 12): number {
+  const perSm = Math.min(BLOCKS_PER_SM[lanes], c.kernels.resident(`moe_down1_res_l${lanes}`, 128, 0));
+  return Math.max(1, Math.min(Math.ceil(H / 4), c.dev.info.multiprocessors * perSm));
 }
 
 /**
@@ -82,7 +77,6 @@ export function moeDown1Res(c: CudaCtx, a: MoeDown1Args): boolean {
     c.kernels.launch('moe_down1_res_l8_hy', moeDown1Grid(c, H, 8), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null], 4 * 8 * 512);
     return true;
   }
-  const block = downBlock();
-  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes, S + K), moeDown1Grid(c, H, lanes, block), block, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
+  c.kernels.launch(a.kernel ?? moeDown1Kernel(lanes, S + K), moeDown1Grid(c, H, lanes), 128, [a.act, a.ids, a.wts, a.downTable, downS.ptr, a.resid, a.out, K, S, H, I, Is, a.clear ?? null]);
   return true;
 }
