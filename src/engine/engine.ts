@@ -4,7 +4,7 @@
  * tokens through an async iterator and are cancelled by `cancel()` or an AbortSignal; a sequence's state is
  * freed as soon as it finishes, fails or is cancelled.
  */
-import type { RowSampling, Tensor } from '../ops/ops.js';
+import type { DecodeSession, RowSampling, Tensor } from '../ops/ops.js';
 import type { NemotronH, SequenceState } from '../models/nemotron-h.js';
 import type { GenerationDefaults } from '../loaders/load-model.js';
 import { Channel } from './channel.js';
@@ -87,6 +87,10 @@ export class Engine<T extends Tensor = Tensor> {
   private closed = false;
   readonly maxModelLen: number;
   private readonly counters = { steps: 0, promptTokens: 0, generatedTokens: 0 };
+  /** The pipelined decode in progress (Ops.decodeSession) and its rows, in batch order. */
+  private session: { seqs: Sequence<T>[]; s: DecodeSession } | null = null;
+  /** States of rows that finished inside a session: queued steps may still write them, so they are freed at its end. */
+  private parked: SequenceState<T>[] = [];
 
   constructor(readonly lm: { model: NemotronH<T>; generation: GenerationDefaults }, opts: EngineOptions = {}) {
     this.scheduler = new Scheduler<Sequence<T>>({
@@ -169,8 +173,12 @@ export class Engine<T extends Tensor = Tensor> {
     });
   }
 
-  /** One batched forward step. */
+  /** One batched forward step (or one unit of a pipelined decode session). */
   private step(): void {
+    if (this.session) {
+      this.sessionStep();
+      return;
+    }
     const { model } = this.lm;
     const { work, admitted } = this.scheduler.schedule();
     for (const s of admitted) {
@@ -184,6 +192,7 @@ export class Engine<T extends Tensor = Tensor> {
     }));
     // rows whose next token is drawn in this step (a prefill chunk that leaves prompt to go draws nothing)
     const emits = work.map((w) => !w.seq.done && (w.kind === 'decode' || w.seq.prefilled + w.count >= w.seq.promptLength));
+    if (this.startSession(work, emits)) return;
     let logits: Float32Array | null = null;
     let drawn: Int32Array | null = null;
     try {
@@ -216,6 +225,87 @@ export class Engine<T extends Tensor = Tensor> {
         this.finish(seq, 'abort', new EngineError('internal', `sampling failed: ${(e as Error).message}`));
       }
     });
+  }
+
+  /**
+   * Starts a pipelined decode (Ops.decodeSession) when the step is decode only, every row draws on the device and
+   * has two or more tokens to go, and no request waits: the backend then runs several steps per launch and feeds the
+   * drawn tokens to the next step itself (on CUDA: the graphs `nemotron bench` times). Returns whether it took the
+   * step (its first unit of tokens is pushed).
+   */
+  private startSession(work: readonly { kind: string; seq: Sequence<T> }[], emits: readonly boolean[]): boolean {
+    const { model } = this.lm;
+    if (!model.ops.decodeSession || work.length === 0 || this.scheduler.waiting.length > 0) return false;
+    for (let i = 0; i < work.length; i++) {
+      const { kind, seq } = work[i];
+      if (kind !== 'decode' || !emits[i] || seq.req.logitsProcessors?.length || seq.req.logprobs !== undefined || !seq.sampler.devicePossible) return false;
+    }
+    const seqs = work.map((w) => w.seq);
+    const steps = Math.min(...seqs.map((q) => q.req.maxTokens - q.output.length)); // no row decodes past its budget
+    if (steps < 2) return false;
+    const greedy = seqs.every((q) => (q.sampler.params.temperature ?? 1) === 0);
+    const draw = greedy ? null : () => seqs.map((q) => q.sampler.deviceDraw()!);
+    const states = seqs.map((q) => q.state!); // a row that finishes keeps its state (parked) while steps are queued
+    const forward = (ids: Int32Array | null) => model.forward(states.map((state, r) => ({ tokens: [ids ? ids[r] : 0], state })));
+    const first = Int32Array.from(seqs, (q) => q.output[q.output.length - 1]);
+    let s: DecodeSession | null;
+    try {
+      s = model.ops.decodeSession(forward, first, steps, draw, model.config.vocabSize, model);
+    } catch (e) {
+      this.fail(seqs, e);
+      return true;
+    }
+    if (!s) return false;
+    this.session = { seqs, s };
+    this.sessionStep();
+    return true;
+  }
+
+  /**
+   * The session's next unit of tokens to its rows. It ends (the queued steps drained, their tokens to the rows
+   * still running) once a row has finished, a request waits or the engine shuts down, or after its last step.
+   */
+  private sessionStep(): void {
+    const cur = this.session!;
+    let ids: Int32Array[] = [];
+    let over = cur.seqs.some((q) => q.done) || this.scheduler.waiting.length > 0 || this.closed;
+    try {
+      if (!over) {
+        ids = cur.s.next();
+        over = ids.length === 0;
+      }
+      if (over) ids = ids.concat(cur.s.end());
+    } catch (e) {
+      this.endSession();
+      this.fail(cur.seqs, e);
+      return;
+    }
+    if (over) this.endSession();
+    this.counters.steps += ids.length;
+    for (const row of ids) {
+      cur.seqs.forEach((q, r) => {
+        if (q.done) return; // a row that stopped: the steps queued after its stop are dropped
+        q.sampler.accept(row[r]);
+        this.push(q, row[r], null);
+      });
+    }
+  }
+
+  /** Ends the session (waits for its queued steps) and frees the states of the rows that finished inside it. */
+  private endSession(): void {
+    const cur = this.session;
+    if (!cur) return;
+    this.session = null;
+    try {
+      cur.s.end();
+    } finally {
+      for (const st of this.parked.splice(0)) this.lm.model.freeState(st);
+    }
+  }
+
+  private fail(seqs: readonly Sequence<T>[], e: unknown): void {
+    const err = new EngineError('internal', `forward step failed: ${(e as Error).message}`);
+    for (const q of seqs) this.finish(q, 'abort', err);
   }
 
   /**
@@ -258,11 +348,14 @@ export class Engine<T extends Tensor = Tensor> {
     seq.done = true;
     this.scheduler.remove(seq);
     if (seq.state) {
-      this.lm.model.freeState(seq.state);
+      if (this.session?.seqs.includes(seq)) this.parked.push(seq.state); // queued steps may still write it
+      else this.lm.model.freeState(seq.state);
       seq.state = null;
     }
     this.live.delete(seq);
     seq.channel.close(error);
+    // nothing left to decode in the session (all rows cancelled or stopped): drain it now, the loop may not run again
+    if (this.session && this.session.seqs.every((q) => q.done)) this.endSession();
   }
 }
 

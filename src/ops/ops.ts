@@ -191,4 +191,32 @@ export interface Ops<T extends Tensor = Tensor> {
    * null when the backend cannot draw rows of this length (the caller then samples on the host).
    */
   sampleRows?(logits: T, rows: readonly RowSampling[]): Int32Array | null;
+  /**
+   * Optional: a pipelined decode of up to `steps` steps of one decode batch [B rows] on the device. Each step's
+   * tokens are drawn there (`draw(step)`: the rows' settings of that step, called once per step in order; null: every
+   * row greedy) and fed to the next step without the host, with steps queued ahead of the ones returned.
+   * `forward(ids)` runs one decode step of the batch with these input ids (null: placeholders, the backend feeds the
+   * ids itself) and returns its logits [B, vocab]. Returns null when the backend cannot (the caller steps itself).
+   * Until the session ends, nothing else may run on the backend, and the batch's states may be written by queued
+   * steps: a caller that drops a row keeps its state until `end()`. `owner` stands for the model (its weights and
+   * step shape): a backend may reuse what it built for an earlier session of the same owner and batch size (on CUDA,
+   * the captured graphs, which hold the weights' addresses).
+   */
+  decodeSession?(
+    forward: (ids: Int32Array | null) => T, first: Int32Array, steps: number, draw: ((step: number) => readonly RowSampling[]) | null, vocab: number, owner: object,
+  ): DecodeSession | null;
+}
+
+/** A pipelined decode in progress (Ops.decodeSession). */
+export interface DecodeSession {
+  /**
+   * Queues steps as the pipeline allows and returns the next unit of steps' ids ([u][B], u >= 1), waiting for it;
+   * an empty array once every step was returned (or after `end`).
+   */
+  next(): Int32Array[];
+  /**
+   * Queues nothing more, waits for the queued steps and returns their ids ([steps][B]: the states have advanced by
+   * them). Idempotent.
+   */
+  end(): Int32Array[];
 }

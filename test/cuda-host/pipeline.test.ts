@@ -164,6 +164,26 @@ function fakeBackend(deferred: boolean) {
           buf.set(ids, w);
         }
       }),
+    /** The sampling kernel: row r draws next(input) + 1000 * its setting's temperature (as an integer tag). */
+    sampleIntoDevice: (_x: unknown, rows: readonly { temperature: number }[], out: number) => {
+      const at = rows.map((r) => meta.write(r.temperature)); // the settings are step metadata, as sampleInto stages them
+      if (dev.mode === 'eager') meta.flush();
+      issue(() => {
+        const [buf, w] = word(out);
+        buf.set(inputs.map((t, r) => next(t) + 1000 * devMeta[at[r]]), w);
+      });
+    },
+    kernels: {
+      launch: (name: string, _grid: unknown, _block: number, args: number[]) => {
+        if (name !== 'copy2d_f32') throw new Error(`unexpected kernel ${name}`);
+        const [src, , dst, , n] = args;
+        issue(() => {
+          const [sb, sw] = word(src);
+          const [db, dw] = word(dst);
+          db.set(sb.slice(sw, sw + n), dw);
+        });
+      },
+    },
   };
   /** One decode step: new metadata on the host (a step counter), and kernels that read it and the fed ids. */
   const forward = () => {
@@ -260,5 +280,55 @@ describe('DecodeGraphs.decodeGreedy bookkeeping (fake device)', () => {
       process.env.NEMOTRON_CUDA_GRAPH_STEPS = '0';
       expect(() => new DecodeGraphs(backend).decodeGreedy('d', Int32Array.of(1), 2, forward)).toThrow(/NEMOTRON_CUDA_GRAPH_STEPS=0/);
     });
+  });
+});
+
+describe('DecodeGraphs.session: unit by unit, early end, device-side draws (fake device)', () => {
+  useGraphSteps('4');
+
+  it('returns units in step order; end() waits for the queued units and returns their ids', () => {
+    const { backend, forward, queued } = fakeBackend(true);
+    const graphs = new DecodeGraphs(backend);
+    const warm = graphs.warmGreedy('d', Int32Array.of(5), forward); // every unit size run, captured and replayed
+    const s = graphs.session('d', warm, 40, forward);
+    const got: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      const unit = s.next();
+      expect(unit.length).toBeGreaterThan(0);
+      got.push(...unit.map((r) => r[0]));
+    }
+    const rest = s.end().map((r) => r[0]); // the units queued behind the ones returned
+    expect(rest.length).toBeGreaterThan(0);
+    expect(s.next()).toEqual([]);
+    expect(s.end()).toEqual([]);
+    const want: number[] = [];
+    for (let t = warm[0], i = 0; i < got.length + rest.length; i++) want.push((t = next(t)));
+    expect([...got, ...rest]).toEqual(want); // every step that ran is returned once, in order
+    expect(queued()).toBe(0);
+    expect(backend.tokenFeed).toBeNull(); // the backend is free for other work
+  });
+
+  it('draw(step) is asked once per step, in order, and its draws feed the next step', () => {
+    const { backend, forward } = fakeBackend(true);
+    const graphs = new DecodeGraphs(backend);
+    const asked: number[] = [];
+    const draw = (step: number) => (asked.push(step), [{ temperature: step % 3, topK: 0, topP: 1, minP: 0, u: 0 }, { temperature: 0, topK: 0, topP: 1, minP: 0, u: 0 }]);
+    const s = graphs.session('d', Int32Array.of(1, 2), 30, forward, draw);
+    const out: Int32Array[] = [];
+    for (let u = s.next(); u.length; u = s.next()) out.push(...u);
+    out.push(...s.end());
+    expect(asked).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    let cur = [1, 2];
+    const want = Array.from({ length: 30 }, (_, i) => (cur = [next(cur[0]) + 1000 * (i % 3), next(cur[1])]));
+    expect(out.map((r) => Array.from(r))).toEqual(want);
+  });
+
+  it('refuses a second session while one is open', () => {
+    const { backend, forward } = fakeBackend(false);
+    const graphs = new DecodeGraphs(backend);
+    const s = graphs.session('d', Int32Array.of(1), 4, forward);
+    expect(() => graphs.session('e', Int32Array.of(1), 4, forward)).toThrow(/another decode session/);
+    s.end();
+    expect(() => graphs.session('e', Int32Array.of(1), 4, forward).end()).not.toThrow();
   });
 });

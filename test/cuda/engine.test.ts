@@ -16,12 +16,45 @@ const collect = async (it: AsyncIterable<TokenEvent>) => {
 describeCuda('engine on CUDA with device-side sampling', () => {
   const golden = readGolden('hub-sharded');
 
-  it('greedy: the golden continuation, no logits copied to the host', async () => {
+  /** Runs `fn` with NEMOTRON_CUDA_ENGINE_GRAPHS=0 (the engine steps one forward at a time). */
+  const stepwise = async <R>(fn: () => Promise<R>): Promise<R> => {
+    process.env.NEMOTRON_CUDA_ENGINE_GRAPHS = '0';
+    try {
+      return await fn();
+    } finally {
+      delete process.env.NEMOTRON_CUDA_ENGINE_GRAPHS;
+    }
+  };
+
+  it('greedy: the golden continuation through pipelined graph sessions, no logits copied to the host', async () => {
+    const g = gpu();
+    const lm = loadModel(fixtureDir('hub-sharded'), g);
+    const copies = vi.spyOn(g, 'toFloat32');
+    const sessions = vi.spyOn(g, 'decodeSession');
+    const engine = new Engine(lm);
+    for (let i = 0; i < 3; i++) {
+      // the first run captures the graphs, the later ones replay them
+      const ev = await collect(engine.submit({ prompt: golden.prompts.long, maxTokens: 48, sampling: { temperature: 0 }, stopTokenIds: [] }));
+      expect(ev.map((e) => e.token), `run ${i}`).toEqual(golden.greedy.long.tokens.slice(0, 48));
+    }
+    expect(sessions).toHaveBeenCalledTimes(3);
+    expect(copies).not.toHaveBeenCalled();
+    // a stop token mid-unit: the queued steps after it are dropped, its state freed after them
+    const stopAt = golden.greedy.long.tokens[20];
+    const ev = await collect(engine.submit({ prompt: golden.prompts.long, maxTokens: 48, sampling: { temperature: 0 }, stopTokenIds: [stopAt] }));
+    expect(ev.map((e) => e.token)).toEqual(golden.greedy.long.tokens.slice(0, golden.greedy.long.tokens.indexOf(stopAt) + 1));
+    expect(ev.at(-1)!.finishReason).toBe('stop');
+    expect(engine.stats.liveStates).toBe(0);
+    copies.mockRestore();
+    sessions.mockRestore();
+  });
+
+  it('greedy step by step (NEMOTRON_CUDA_ENGINE_GRAPHS=0): the golden continuation, one device draw per token', async () => {
     const g = gpu();
     const lm = loadModel(fixtureDir('hub-sharded'), g);
     const copies = vi.spyOn(g, 'toFloat32');
     const draws = vi.spyOn(g, 'sampleRows');
-    const ev = await collect(new Engine(lm).submit({ prompt: golden.prompts.long, maxTokens: 32, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    const ev = await stepwise(() => collect(new Engine(lm).submit({ prompt: golden.prompts.long, maxTokens: 32, sampling: { temperature: 0 }, stopTokenIds: [] })));
     expect(ev.map((e) => e.token)).toEqual(golden.greedy.long.tokens.slice(0, 32));
     expect(draws).toHaveBeenCalledTimes(32);
     expect(copies).not.toHaveBeenCalled();
@@ -44,6 +77,8 @@ describeCuda('engine on CUDA with device-side sampling', () => {
       for (const t of toks) expect(t >= 0 && t < V).toBe(true);
     }
     expect(new Set(a.map((t) => t.join(','))).size).toBe(3); // different seeds, different draws
+    // graph sessions draw what the step-by-step device path draws: the same logits, settings and uniforms
+    expect(await stepwise(run)).toEqual(a);
   });
 
   it('logprobs take the host path and agree with the device-drawn greedy tokens', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CpuRefBackend } from '../../src/backends/cpu/ref/backend.js';
 import { Engine, EngineError, type TokenEvent } from '../../src/engine/engine.js';
+import type { DecodeSession, RowSampling } from '../../src/ops/ops.js';
 import { loadModel } from '../../src/loaders/load-model.js';
 import { fixtureDir, readGolden } from '../helpers/fixtures.js';
 
@@ -136,6 +137,112 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
     });
     return { lm: loadModel(fixtureDir('hub-sharded'), ops), calls };
   };
+
+  /**
+   * withDevice plus a pipelined decodeSession as the CUDA graphs run it: units of 2 steps, up to 3 units queued
+   * ahead of the one returned, each step's settings drawn when it is queued (the host's dry run) and its forward run
+   * only when a unit is read back or the session ends (the GPU), drawing with the same oracle. It counts forwards on
+   * states the engine already freed (a queued step writing freed memory on the GPU).
+   */
+  const withSession = () => {
+    const { lm: dlm, calls } = withDevice();
+    const ops = dlm.model.ops as CpuRefBackend & { sampleRows(l: unknown, r: readonly RowSampling[]): Int32Array };
+    const log = { sessions: 0, steps: 0, forwardsOnFreed: 0 };
+    const freed = new Set<unknown>();
+    const model = dlm.model as unknown as { freeState(s: unknown): void; forward(b: { state: unknown }[]): unknown };
+    const freeState = model.freeState.bind(model);
+    model.freeState = (st) => (freed.add(st), freeState(st));
+    const forward = model.forward.bind(model);
+    model.forward = (batch) => {
+      if (batch.some((b) => freed.has(b.state))) log.forwardsOnFreed++;
+      return forward(batch);
+    };
+    Object.assign(ops, {
+      decodeSession(fwd: (ids: Int32Array | null) => never, first: Int32Array, steps: number, draw: ((k: number) => readonly RowSampling[]) | null): DecodeSession {
+        log.sessions++;
+        const greedy = Array.from(first, () => ({ temperature: 0, topK: 0, topP: 1, minP: 0, u: 0 }));
+        const queued: (readonly RowSampling[])[][] = [];
+        let ids = first;
+        let i = 0;
+        let open = true;
+        const run = (unit: (readonly RowSampling[])[]) =>
+          unit.map((rows) => {
+            log.steps++;
+            return (ids = ops.sampleRows(fwd(ids), rows));
+          });
+        const queue = () => {
+          const u = Math.min(2, steps - i);
+          queued.push(Array.from({ length: u }, (_, k) => (draw ? draw(i + k) : greedy)));
+          i += u;
+        };
+        return {
+          next: () => {
+            if (!open) return [];
+            while (i < steps && queued.length < 4) queue();
+            return queued.length ? run(queued.shift()!) : [];
+          },
+          end: () => {
+            if (!open) return [];
+            open = false;
+            return queued.splice(0).flatMap(run);
+          },
+        };
+      },
+    });
+    return { lm: dlm, calls, log };
+  };
+
+  it('a pipelined decode session (Ops.decodeSession) gives the step-by-step tokens: greedy, seeded, stops, budgets', async () => {
+    const { lm: slm, log } = withSession();
+    const engine = new Engine(slm);
+    const greedy = await collect(engine.submit({ prompt: golden.prompts.long, maxTokens: 16, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    expect(greedy.map((e) => e.token)).toEqual(golden.greedy.long.tokens.slice(0, 16));
+    expect(greedy.at(-1)!.finishReason).toBe('length');
+    expect(log.sessions).toBe(1); // the prefill step draws the first token, a session the other 15
+    expect(log.steps).toBe(15); // and no step beyond the budget
+    // a stop token mid-unit: the steps queued after it are dropped, the state is freed only after they ran
+    const stopAt = golden.greedy.long.tokens[6];
+    const stopped = await collect(engine.submit({ prompt: golden.prompts.long, maxTokens: 16, sampling: { temperature: 0 }, stopTokenIds: [stopAt] }));
+    const want = golden.greedy.long.tokens.slice(0, golden.greedy.long.tokens.indexOf(stopAt) + 1);
+    expect(stopped.map((e) => e.token)).toEqual(want);
+    expect(stopped.at(-1)!.finishReason).toBe('stop');
+    // seeded sampling: the same tokens and uniforms as the step-by-step device path
+    const req = { prompt: [20, 21, 22], maxTokens: 12, sampling: { temperature: 0.9, seed: 99 }, stopTokenIds: [] };
+    const viaSession = (await collect(engine.submit(req))).map((e) => e.token);
+    const { lm: dlm } = withDevice();
+    const stepwise = (await collect(new Engine(dlm).submit(req))).map((e) => e.token);
+    expect(viaSession).toEqual(stepwise);
+    expect(log.forwardsOnFreed).toBe(0);
+    expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0, stateBytes: 0 });
+  });
+
+  it('sessions end for arrivals and cancellations: every request equals its solo run, no queued step writes a freed state', async () => {
+    const { lm: slm, log } = withSession();
+    const engine = new Engine(slm, { maxRunning: 4 });
+    const prompts = [[20, 21, 22], [30, 31], [40, 41, 42, 43], [50]];
+    const budgets = [14, 9, 11, 7];
+    const solo = async (i: number) => (await collect(new Engine(lm).submit({ prompt: prompts[i], maxTokens: budgets[i], sampling: { temperature: 0 }, stopTokenIds: [] }))).map((e) => e.token);
+    const run = async (i: number, cancelAt = 0) => {
+      const h = engine.submit({ prompt: prompts[i], maxTokens: budgets[i], sampling: { temperature: 0 }, stopTokenIds: [] });
+      const toks: number[] = [];
+      for await (const e of h) {
+        toks.push(e.token);
+        if (toks.length === cancelAt) h.cancel();
+      }
+      return toks;
+    };
+    const first = [run(0), run(1, 4)]; // request 1 is cancelled after 4 tokens, inside a session
+    await new Promise((r) => setTimeout(r, 0));
+    const later = [run(2), run(3)]; // arrive while the first two decode
+    const [a, b, c, d] = await Promise.all([...first, ...later]);
+    expect(a).toEqual(await solo(0));
+    expect(b).toEqual((await solo(1)).slice(0, 4));
+    expect(c).toEqual(await solo(2));
+    expect(d).toEqual(await solo(3));
+    expect(log.sessions).toBeGreaterThan(1);
+    expect(log.forwardsOnFreed).toBe(0);
+    expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0, stateBytes: 0 });
+  });
 
   it('greedy through the device path equals the golden continuation; the logits never come to the host', async () => {
     const { lm: dlm, calls } = withDevice();

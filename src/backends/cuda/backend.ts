@@ -5,10 +5,11 @@
  * many rows go to cuBLAS. Temporaries live in a step arena recycled by `beginStep()` (called by the model at the
  * start of each forward): read a forward's results before starting the next one.
  */
-import type { AttnDims, KvCache, MambaMixerParams, MambaState, OpName, Ops, RouteDims, RowSampling, Routing, Segment, SsmDims } from '../../ops/ops.js';
+import type { AttnDims, DecodeSession, KvCache, MambaMixerParams, MambaState, OpName, Ops, RouteDims, RowSampling, Routing, Segment, SsmDims } from '../../ops/ops.js';
 import { toFloat32 as bytesToFloat32, type FileDType } from '../../loaders/dtype.js';
 import { Blas } from './blas.js';
 import { CudaDevice } from './device.js';
+import { DecodeGraphs } from './graph.js';
 import { Kernels } from './launch.js';
 import { OpProfiler } from './profile.js';
 import { attention } from './ops/attention.js';
@@ -326,6 +327,27 @@ export class CudaBackend implements Ops<CudaTensor>, CudaCtx {
     this.dev.download(ids, out.ptr);
     return ids;
   }
+
+  /**
+   * The engine's pipelined decode (Ops.decodeSession) as CUDA graphs of several steps each (DecodeGraphs.session:
+   * the drawn ids stay on the device, steps queue ahead of the read-back): `nemotron serve` decodes as `nemotron
+   * bench` does. null when it does not apply: NEMOTRON_CUDA_ENGINE_GRAPHS=0, another session open, a capture or dry
+   * run in progress, or sampled rows longer than the sampling kernel takes.
+   */
+  decodeSession(
+    forward: (ids: Int32Array | null) => CudaTensor, first: Int32Array, steps: number, draw: ((step: number) => readonly RowSampling[]) | null, vocab: number, owner: object,
+  ): DecodeSession | null {
+    if (process.env.NEMOTRON_CUDA_ENGINE_GRAPHS === '0') return null;
+    if (this.dev.mode !== 'eager' || this.tokenFeed || first.length < 1 || first.length > 1024 || !(steps >= 1)) return null;
+    if (draw && vocab > SAMPLE_MAX_VOCAB) return null;
+    this.decodeGraphs ??= new DecodeGraphs(this);
+    let id = this.owners.get(owner);
+    if (id === undefined) this.owners.set(owner, (id = this.nextOwner++)); // graphs hold the owner's weight addresses
+    return this.decodeGraphs.session(`engine-${id}`, first, steps, () => forward(null), draw);
+  }
+  private decodeGraphs: DecodeGraphs | null = null;
+  private readonly owners = new WeakMap<object, number>();
+  private nextOwner = 1;
 
   /** Draws one token per row into the device buffer `out` (i32 [rows]); part of the step (captured in a graph). */
   sampleIntoDevice(x: CudaTensor, rows: readonly RowSampling[], out: number): void {

@@ -15,6 +15,7 @@
 import type { CudaBackend } from './backend.js';
 import { check, type Handle } from './ffi/driver.js';
 import { getKoffi } from './ffi/load.js';
+import type { DecodeSession, RowSampling } from '../../ops/ops.js';
 import type { CudaTensor } from './tensor.js';
 
 interface Captured {
@@ -150,22 +151,40 @@ export class DecodeGraphs {
    * returns its logits [B, V]: the token ids it passes to the model are placeholders (any in-range value), since
    * the embedding reads the ids from the device. Every step runs (the states advance by exactly `steps` tokens);
    * returns the sampled ids of each step ([steps][B]), the same as `run` + `argmaxRows` step by step.
+   */
+  decodeGreedy(key: string, first: Int32Array, steps: number, forward: () => CudaTensor): Int32Array[] {
+    const s = this.session(key, first, steps, forward);
+    const out: Int32Array[] = [];
+    try {
+      for (let ids = s.next(); ids.length; ids = s.next()) out.push(...ids);
+    } finally {
+      out.push(...s.end());
+    }
+    return out;
+  }
+
+  /**
+   * A pipelined decode of up to `steps` steps for a batch, returned unit by unit (DecodeSession.next), so that
+   * the caller can stream tokens and stop early (DecodeSession.end). `draw(step)` gives each row's sampling
+   * settings of that step (called once per step, in order, on the host, ahead of the GPU); without it every row
+   * is greedy (the argmax). `first`, `forward` as in decodeGreedy. Until `end()`, nothing else may use the backend.
    *
    * Steps go in units of up to graphSteps() (K) steps, one graph per unit: the unit's metadata goes up in one copy
    * and its ids come back in one copy, and inside the graph each step's first kernels start while the step before
    * ends. Units grow 1, 1, 2, 3, 4, 6, ... to K (each size its own graph; nextUnit); a key's first unit of a size
    * runs eagerly, its second is captured.
    */
-  decodeGreedy(key: string, first: Int32Array, steps: number, forward: () => CudaTensor): Int32Array[] {
+  session(key: string, first: Int32Array, steps: number, forward: () => CudaTensor, draw: ((step: number) => readonly RowSampling[]) | null = null): DecodeSession {
     const backend = this.backend;
     const dev = backend.dev;
-    if (dev.mode !== 'eager') throw new Error('DecodeGraphs.decodeGreedy: steps cannot nest');
+    if (dev.mode !== 'eager') throw new Error('DecodeGraphs.session: steps cannot nest');
+    if (backend.tokenFeed) throw new Error('DecodeGraphs.session: another decode session is open');
     const B = first.length;
     const K = this.graphSteps();
-    const feed = this.feedFor(`greedy:${key}:${B}`, B);
-    const hist = this.feedFor(`greedy-ids:${B}:${K}`, K * B); // [K, B]: the ids of each step of a unit
+    const mode = draw ? 'sample' : 'greedy';
+    const feed = this.feedFor(`${mode}:${key}:${B}`, B);
+    const hist = this.feedFor(`${mode}-ids:${B}:${K}`, K * B); // [K, B]: the ids of each step of a unit
     const ring = this.ringFor(K * B);
-    const out: Int32Array[] = [];
     dev.meta.ensureAreas(SLOTS); // before any step: making an area inside the loop would stall a replay
     dev.sync();
     this.readTiming();
@@ -174,8 +193,14 @@ export class DecodeGraphs {
     /** A unit of u steps from step i whose ids go to ring slot sl. */
     type Unit = { i: number; u: number; sl: number };
     const pending: Unit[] = []; // units queued on the GPU whose ids are not read yet, oldest first
+    const ready: Int32Array[][] = []; // units read back, not returned yet
     let units = 0; // units queued so far: unit n takes metadata area and ring slot n % SLOTS
-    const collect = ({ i, u, sl }: Unit) => {
+    let i = 0; // steps queued
+    let prev = 0;
+    let n = 0;
+    let open = true;
+    const ladder = unitLadder(K); // largest first
+    const collect = ({ u, sl }: Unit): Int32Array[] => {
       check(dev.drv.cuEventSynchronize(ring.done[sl]), 'cuEventSynchronize');
       if (ring.timed[sl]) {
         const ms: [number] = [0];
@@ -184,74 +209,99 @@ export class DecodeGraphs {
         this.stats.timedReplays += u;
         ring.timed[sl] = false;
       }
-      for (let k = 0; k < u; k++) out[i + k] = ring.ids.slice((sl * K + k) * B, (sl * K + k + 1) * B);
+      return Array.from({ length: u }, (_, k) => ring.ids.slice((sl * K + k) * B, (sl * K + k + 1) * B));
     };
     // after the unit's work on the stream: its sampled ids to its pinned slot, then the slot's event
-    const readBack = (i: number, u: number): Unit => {
+    const readBack = (at: number, u: number): Unit => {
       const sl = units++ % SLOTS;
       check(dev.drv.cuMemcpyDtoHAsync(ring.host + BigInt(sl * K * B * 4), hist, u * B * 4, dev.stream), 'cuMemcpyDtoHAsync (sampled ids)');
       check(dev.drv.cuEventRecord(ring.done[sl], dev.stream), 'cuEventRecord');
-      return { i, u, sl };
+      return { i: at, u, sl };
     };
-    // u decode steps, each step's ids into the feed (the next step's input) and into row k of hist
-    const unit = (u: number) => () => {
+    // u decode steps from step `at`, each step's ids into the feed (the next step's input) and into row k of hist
+    const unit = (at: number, u: number) => () => {
       try {
         for (let k = 0; k < u; k++) {
           backend.keepMeta = k > 0;
           backend.kvAhead = u - 1 - k; // caches grow at the unit's first step only
-          backend.argmaxInto(forward(), feed, hist + k * B * 4);
+          const logits = forward();
+          const row = hist + k * B * 4;
+          if (draw) {
+            backend.sampleIntoDevice(logits, draw(at + k), row);
+            backend.kernels.launch('copy2d_f32', [Math.ceil(B / 256), 1], 256, [row, B, feed, B, B]); // i32 ids, copied as 4-byte words
+          } else backend.argmaxInto(logits, feed, row);
         }
       } finally {
         backend.keepMeta = false;
         backend.kvAhead = 0;
       }
     };
-    try {
-      const ladder = unitLadder(K); // largest first
-      let prev = 0;
-      let n = 0;
-      for (let i = 0; i < steps; ) {
-        const cap = Math.min(nextUnit(prev, n++), steps - i);
-        const u = ladder.find((x) => x <= cap)!;
-        prev = u;
-        const gkey = `greedy:${key}:${B}:${u}`;
-        const g = this.graphs.get(gkey);
-        if (!g) {
-          // eager warm-up or capture: not pipelined (eager launches share staging area 0 with the uploads)
-          while (pending.length) collect(pending.shift()!);
-          dev.sync();
-          if (!this.warmed.has(gkey)) {
-            this.warmed.add(gkey);
-            this.stats.eager++;
-            unit(u)();
-          } else {
-            this.capture(gkey, unit(u));
-          }
-          collect(readBack(i, u));
-          i += u;
-          continue;
+    const queue = () => {
+      const cap = Math.min(nextUnit(prev, n++), steps - i);
+      const u = ladder.find((x) => x <= cap)!;
+      prev = u;
+      const gkey = `${mode}:${key}:${B}:${u}`;
+      const g = this.graphs.get(gkey);
+      if (!g) {
+        // eager warm-up or capture: not pipelined (eager launches share staging area 0 with the uploads)
+        while (pending.length) ready.push(collect(pending.shift()!));
+        dev.sync();
+        dev.meta.selectArea(0);
+        if (!this.warmed.has(gkey)) {
+          this.warmed.add(gkey);
+          this.stats.eager++;
+          unit(i, u)();
+        } else {
+          this.capture(gkey, unit(i, u));
         }
-        // the host area of the unit SLOTS units back was read by its upload, collected by now
-        dev.meta.selectArea(units % SLOTS);
-        this.dryRun(gkey, g, unit(u));
-        const sl = units % SLOTS;
-        if (this.timeGpu) check(dev.drv.cuEventRecord(ring.start[sl], dev.stream), 'cuEventRecord');
-        dev.meta.flush();
-        dev.launchGraph(g.exec);
-        ring.timed[sl] = this.timeGpu;
-        this.stats.replayed += u;
-        pending.push(readBack(i, u));
+        ready.push(collect(readBack(i, u)));
         i += u;
-        // the oldest unit, while the PIPELINE_DEPTH after it stay queued
-        while (pending.length > PIPELINE_DEPTH) collect(pending.shift()!);
+        return;
       }
-      while (pending.length) collect(pending.shift()!);
-    } finally {
+      // the host area of the unit SLOTS units back was read by its upload, collected by now
+      dev.meta.selectArea(units % SLOTS);
+      this.dryRun(gkey, g, unit(i, u));
+      const sl = units % SLOTS;
+      if (this.timeGpu) check(dev.drv.cuEventRecord(ring.start[sl], dev.stream), 'cuEventRecord');
+      dev.meta.flush();
+      dev.launchGraph(g.exec);
+      ring.timed[sl] = this.timeGpu;
+      this.stats.replayed += u;
+      pending.push(readBack(i, u));
+      i += u;
+    };
+    const close = () => {
+      if (!open) return;
+      open = false;
       backend.tokenFeed = null;
       dev.sync();
       dev.meta.selectArea(0);
-    }
-    return out;
+    };
+    return {
+      next: () => {
+        if (!open) return [];
+        try {
+          // queue until PIPELINE_DEPTH units stay queued behind the oldest, then read the oldest
+          while (!ready.length && (i < steps || pending.length)) {
+            if (i < steps && pending.length <= PIPELINE_DEPTH) queue();
+            else ready.push(collect(pending.shift()!));
+          }
+        } catch (e) {
+          close();
+          throw e;
+        }
+        return ready.shift() ?? [];
+      },
+      end: () => {
+        if (!open) return [];
+        try {
+          while (pending.length) ready.push(collect(pending.shift()!));
+        } finally {
+          close();
+        }
+        return ready.splice(0).flat();
+      },
+    };
   }
 
   /** Captures `step` under `key` and launches the graph once (the step's first graph run). */

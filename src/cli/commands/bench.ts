@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CudaBackend } from '../../backends/cuda/backend.js';
+import { Engine } from '../../engine/engine.js';
 import { loadModel } from '../../loaders/load-model.js';
 import type { NemotronH, SequenceInput } from '../../models/nemotron-h.js';
 import type { Tensor } from '../../ops/ops.js';
@@ -171,6 +172,11 @@ export async function run(argv: string[]): Promise<void> {
       rows.push({ key: 'decode_b1_kernels', label: '  kernel launches per batch-1 decode step (argmax included)', value: perStep, unit: 'launches' });
       log(`decode batch 1 without graphs: ${eager.toFixed(1)} tok/s (${perStep.toFixed(0)} kernel launches per step)`);
     }
+    if (B === 1 && cuda) {
+      const tps = await engineDecode(model, promptLen, steps, randomIds);
+      rows.push({ key: 'decode_b1_engine', label: 'decode, batch 1 (engine: the `nemotron serve` path)', value: tps, unit: 'tok/s' });
+      log(`decode batch 1 through the engine: ${tps.toFixed(1)} tok/s`);
+    }
   }
   if (values.profile && cuda) {
     const prof = cuda.enableProfiling();
@@ -214,4 +220,25 @@ export async function run(argv: string[]): Promise<void> {
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({ device: dev, model: what, graphs: graphs?.stats ?? null, results: Object.fromEntries(rows.map((r) => [r.key, r.value])), hf: hf ?? null, date: new Date().toISOString() }, null, 2));
   }
+}
+
+/**
+ * Batch-1 greedy decode through the engine, as `nemotron serve` runs a request (on CUDA: pipelined graph sessions,
+ * Ops.decodeSession): tokens per second from the first streamed token to the last. Two requests first, so that every
+ * graph size of a session has been captured.
+ */
+async function engineDecode(model: NemotronH<Tensor>, promptLen: number, steps: number, randomIds: (n: number) => number[]): Promise<number> {
+  const engine = new Engine({ model, generation: { eosTokenIds: [], bosTokenId: null, padTokenId: null } }, { maxModelLen: promptLen + steps + 1 });
+  const request = async (maxTokens: number) => {
+    let first = 0;
+    let last = 0;
+    let n = 0;
+    for await (const _ of engine.submit({ prompt: randomIds(promptLen), maxTokens, sampling: { temperature: 0 }, stopTokenIds: [] })) {
+      last = performance.now();
+      if (n++ === 0) first = last;
+    }
+    return ((n - 1) * 1000) / (last - first);
+  };
+  for (let i = 0; i < 2; i++) await request(Math.min(steps + 1, 64));
+  return request(steps + 1);
 }
