@@ -229,13 +229,13 @@ export class Engine<T extends Tensor = Tensor> {
 
   /**
    * Starts a pipelined decode (Ops.decodeSession) when the step is decode only, every row draws on the device and
-   * has two or more tokens to go, and no request waits: the backend then runs several steps per launch and feeds the
-   * drawn tokens to the next step itself (on CUDA: the graphs `nemotron bench` times). Returns whether it took the
-   * step (its first unit of tokens is pushed).
+   * has two or more tokens to go, and no waiting request could be admitted: the backend then runs several steps per
+   * launch and feeds the drawn tokens to the next step itself (on CUDA: the graphs `nemotron bench` times). Returns
+   * whether it took the step (its first unit of tokens is pushed).
    */
   private startSession(work: readonly { kind: string; seq: Sequence<T> }[], emits: readonly boolean[]): boolean {
     const { model } = this.lm;
-    if (!model.ops.decodeSession || work.length === 0 || this.scheduler.waiting.length > 0) return false;
+    if (!model.ops.decodeSession || work.length === 0 || this.scheduler.admissible) return false;
     for (let i = 0; i < work.length; i++) {
       const { kind, seq } = work[i];
       if (kind !== 'decode' || !emits[i] || seq.req.logitsProcessors?.length || seq.req.logprobs !== undefined || !seq.sampler.devicePossible) return false;
@@ -263,12 +263,13 @@ export class Engine<T extends Tensor = Tensor> {
 
   /**
    * The session's next unit of tokens to its rows. It ends (the queued steps drained, their tokens to the rows
-   * still running) once a row has finished, a request waits or the engine shuts down, or after its last step.
+   * still running) once a row has finished, a waiting request could be admitted or the engine shuts down, or after
+   * its last step.
    */
   private sessionStep(): void {
     const cur = this.session!;
     let ids: Int32Array[] = [];
-    let over = cur.seqs.some((q) => q.done) || this.scheduler.waiting.length > 0 || this.closed;
+    let over = cur.seqs.some((q) => q.done) || this.scheduler.admissible || this.closed;
     try {
       if (!over) {
         ids = cur.s.next();

@@ -70,6 +70,11 @@ export class Scheduler<S extends Schedulable> {
     return false;
   }
 
+  /** Whether a waiting sequence would be admitted at the next step (a running slot is free). */
+  get admissible(): boolean {
+    return this.waiting.length > 0 && this.running.length < this.config.maxRunning;
+  }
+
   get idle(): boolean {
     return this.waiting.length === 0 && this.running.length === 0;
   }

@@ -244,6 +244,17 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
     expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0, stateBytes: 0 });
   });
 
+  it('requests that wait for a running slot do not stop sessions: with one slot, each request decodes in one session', async () => {
+    const { lm: slm, log } = withSession();
+    const engine = new Engine(slm, { maxRunning: 1 });
+    const req = (p: number[]) => ({ prompt: p, maxTokens: 10, sampling: { temperature: 0 }, stopTokenIds: [] });
+    const [a, b] = await Promise.all([collect(engine.submit(req([20, 21]))), collect(engine.submit(req([30, 31])))]);
+    expect(a.map((e) => e.token)).toEqual((await collect(new Engine(lm).submit(req([20, 21])))).map((e) => e.token));
+    expect(b.map((e) => e.token)).toEqual((await collect(new Engine(lm).submit(req([30, 31])))).map((e) => e.token));
+    expect(log.sessions).toBe(2);
+    expect(log.steps).toBe(18);
+  });
+
   it('greedy through the device path equals the golden continuation; the logits never come to the host', async () => {
     const { lm: dlm, calls } = withDevice();
     const engine = new Engine(dlm);
