@@ -189,7 +189,7 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
         };
       },
     });
-    return { lm: dlm, calls, log };
+    return { lm: dlm, calls, log, freed };
   };
 
   it('a pipelined decode session (Ops.decodeSession) gives the step-by-step tokens: greedy, seeded, stops, budgets', async () => {
@@ -253,6 +253,25 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
     expect(b.map((e) => e.token)).toEqual((await collect(new Engine(lm).submit(req([30, 31])))).map((e) => e.token));
     expect(log.sessions).toBe(2);
     expect(log.steps).toBe(18);
+  });
+
+  it('shutdown inside a session ends it: the streams close, every state is freed after the queued steps ran', async () => {
+    const { lm: slm, log, freed } = withSession();
+    const engine = new Engine(slm);
+    const hs = [[20, 21], [30, 31, 32]].map((p) => engine.submit({ prompt: p, maxTokens: 30, sampling: { temperature: 0 }, stopTokenIds: [] }));
+    const counts = await Promise.all(
+      hs.map(async (h, i) => {
+        let n = 0;
+        for await (const _ of h) if (++n === 5 && i === 0) engine.shutdown();
+        return n;
+      }),
+    );
+    expect(counts[0]).toBe(5);
+    expect(counts[1]).toBeLessThan(30);
+    expect(log.sessions).toBe(1);
+    expect(log.forwardsOnFreed).toBe(0);
+    expect(freed.size).toBe(2); // both states, parked during the session, freed at its end
+    expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0, stateBytes: 0 });
   });
 
   it('greedy through the device path equals the golden continuation; the logits never come to the host', async () => {
