@@ -87,22 +87,3 @@ extern "C" __global__ void PDL __launch_bounds__(256) gemv_bf16_n1_hy(const floa
   acc = warp_sum(acc);
   if (lane == 0) y[m] = acc;
 }
-
-// gemv_bf16_n1 as one wave of persistent warps (tuning: NEMOTRON_CUDA_N1_P2=1): grid = the resident blocks (2 of 256
-// per SM at 127 registers); warp w takes row w (pulled into L2 before pdl_wait, as gemv_bf16_n1's blocks do), then rows
-// w + nw, ... after it, loaded from DRAM as soon as its first row is done. The two-wave grid starts its second
-// wave only when first-wave blocks retire: in a traced H200 step out_proj's first-wave warps were done 4.1 us after
-// the wait, its second wave began at 6 and ended at 10.9. Unlike gemv_bf16_n1_p (2.304 against 2.266 ms per step),
-// only the first rows go to L2 ahead, so the traffic during mamba_step stays as it is. The same bits as
-// gemv_bf16_n1. grid: min(ceil(M / 8), resident blocks); block 256.
-extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1_p2(const float* x, const bf16* W, float* y, int K, int M) {
-  const int lane = threadIdx.x & 31, nw = gridDim.x * (blockDim.x >> 5);
-  const int m0 = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  if (m0 < M) prefetch_l2(W + (long long)m0 * K, (long long)K * 2, lane, 32);
-  pdl_wait();
-  pdl_launch();
-  for (int m = m0; m < M; m += nw) {
-    const float s = warp_sum(dot_row_bf16_1(W + (long long)m * K, x, K, lane));
-    if (lane == 0) y[m] = s;
-  }
-}

@@ -35,12 +35,6 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
     c.kernels.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], 8 * 4096);
     return;
   }
-  if (N === 1 && w.dtype === 'bf16' && K % 8 === 0 && K > 3072 && K <= 4096 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous && process.env.NEMOTRON_CUDA_N1_P2 === '1') {
-    // tuning: out_proj / o_proj as one wave of persistent warps (gemv.cu)
-    const grid = Math.min(Math.ceil(M / 8), c.dev.info.multiprocessors * Math.min(2, c.kernels.resident('gemv_bf16_n1_p2', 256, 0)));
-    c.kernels.launch('gemv_bf16_n1_p2', grid, 256, [x.ptr, w.ptr, y, K, M]);
-    return;
-  }
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
