@@ -172,10 +172,10 @@ export async function run(argv: string[]): Promise<void> {
       rows.push({ key: 'decode_b1_kernels', label: '  kernel launches per batch-1 decode step (argmax included)', value: perStep, unit: 'launches' });
       log(`decode batch 1 without graphs: ${eager.toFixed(1)} tok/s (${perStep.toFixed(0)} kernel launches per step)`);
     }
-    if (B === 1 && cuda) {
-      const tps = await engineDecode(model, promptLen, steps, randomIds);
-      rows.push({ key: 'decode_b1_engine', label: 'decode, batch 1 (engine: the `nemotron serve` path)', value: tps, unit: 'tok/s' });
-      log(`decode batch 1 through the engine: ${tps.toFixed(1)} tok/s`);
+    if ((B === 1 || B === 8) && cuda) {
+      const tps = await engineDecode(model, B, promptLen, steps, randomIds);
+      rows.push({ key: `decode_b${B}_engine`, label: `decode, batch ${B} (engine: the \`nemotron serve\` path)`, value: tps, unit: 'tok/s' });
+      log(`decode batch ${B} through the engine: ${tps.toFixed(1)} tok/s`);
     }
   }
   if (values.profile && cuda) {
@@ -223,22 +223,30 @@ export async function run(argv: string[]): Promise<void> {
 }
 
 /**
- * Batch-1 greedy decode through the engine, as `nemotron serve` runs a request (on CUDA: pipelined graph sessions,
- * Ops.decodeSession): tokens per second from the first streamed token to the last. Two requests first, so that every
- * graph size of a session has been captured.
+ * Greedy decode of B concurrent requests through the engine, as `nemotron serve` runs them (on CUDA: pipelined graph
+ * sessions, Ops.decodeSession): tokens per second after every request has its first token (the prefill's) until the
+ * last token. Two rounds first, so that every graph size of a session has been captured.
  */
-async function engineDecode(model: NemotronH<Tensor>, promptLen: number, steps: number, randomIds: (n: number) => number[]): Promise<number> {
-  const engine = new Engine({ model, generation: { eosTokenIds: [], bosTokenId: null, padTokenId: null } }, { maxModelLen: promptLen + steps + 1 });
-  const request = async (maxTokens: number) => {
-    let first = 0;
-    let last = 0;
-    let n = 0;
-    for await (const _ of engine.submit({ prompt: randomIds(promptLen), maxTokens, sampling: { temperature: 0 }, stopTokenIds: [] })) {
-      last = performance.now();
-      if (n++ === 0) first = last;
-    }
-    return ((n - 1) * 1000) / (last - first);
+async function engineDecode(model: NemotronH<Tensor>, B: number, promptLen: number, steps: number, randomIds: (n: number) => number[]): Promise<number> {
+  const engine = new Engine({ model, generation: { eosTokenIds: [], bosTokenId: null, padTokenId: null } }, { maxModelLen: promptLen + steps + 1, maxRunning: Math.max(16, B) });
+  const round = async (maxTokens: number) => {
+    let firsts = 0;
+    let start = 0;
+    let end = 0;
+    let tokens = 0;
+    await Promise.all(
+      Array.from({ length: B }, async () => {
+        let n = 0;
+        for await (const _ of engine.submit({ prompt: randomIds(promptLen), maxTokens, sampling: { temperature: 0 }, stopTokenIds: [] })) {
+          end = performance.now();
+          if (n++ === 0) {
+            if (++firsts === B) start = end; // decoding of the whole batch starts here
+          } else if (firsts === B) tokens++;
+        }
+      }),
+    );
+    return (tokens * 1000) / (end - start);
   };
-  for (let i = 0; i < 2; i++) await request(Math.min(steps + 1, 64));
-  return request(steps + 1);
+  for (let i = 0; i < 2; i++) await round(Math.min(steps + 1, 64));
+  return round(steps + 1);
 }
