@@ -1,6 +1,9 @@
-/** `nemotron generate --model DIR --prompt TEXT | --prompt-ids IDS`: streams a continuation to stdout. */
+/**
+ * `nemotron generate --model DIR --prompt TEXT | --prompt-ids IDS`: streams a continuation to stdout, through the
+ * engine that `nemotron serve` runs (on CUDA: tokens drawn on the GPU, decode in pipelined graph sessions).
+ */
 import { parseArgs } from 'node:util';
-import { generateStream } from '../../engine/generate.js';
+import { Engine } from '../../engine/engine.js';
 import { loadModelAsync } from '../../loaders/load-model.js';
 import { loadingProgress } from '../../server/progress.js';
 import { selectBackend } from '../../runtime/select.js';
@@ -15,7 +18,7 @@ export const usage = `nemotron generate [--model DIR] (--prompt TEXT | --prompt-
   --top-k K  --top-p P  --min-p P  --repetition-penalty R  --seed S
   --ignore-eos           do not stop at the eos ids of generation_config.json
   --prefill-chunk N      prefill the prompt N tokens at a time
-  --backend NAME         cpu-simd (default), cpu-fast, cpu-ref (the plain reference)
+  --backend NAME         cpu-simd (default), cpu-fast, cpu-ref (the plain reference), cuda
   --ids                  print token ids instead of text`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -47,23 +50,25 @@ export async function run(argv: string[]): Promise<void> {
     if (!codec) throw new UsageError(`${dir} has no tokenizer.json: use --prompt-ids`);
     prompt = codec.encode(values.prompt!);
   }
-  const opts = {
-    maxTokens: numberFlag(values, 'max-tokens', { int: true, min: 1 }) ?? 64,
+  const maxTokens = numberFlag(values, 'max-tokens', { int: true, min: 1 }) ?? 64;
+  const sampling = {
     temperature: numberFlag(values, 'temperature', { min: 0 }) ?? 0,
     topK: numberFlag(values, 'top-k', { int: true, min: -1 }),
     topP: numberFlag(values, 'top-p', { min: 0, max: 1 }),
     minP: numberFlag(values, 'min-p', { min: 0, max: 1 }),
     repetitionPenalty: numberFlag(values, 'repetition-penalty', { min: 0 }),
     seed: numberFlag(values, 'seed', { int: true }),
-    prefillChunk: numberFlag(values, 'prefill-chunk', { int: true, min: 1 }),
-    stopTokenIds: values['ignore-eos'] ? [] : undefined,
   };
+  // the whole prompt in one forward unless --prefill-chunk says otherwise
+  const chunk = numberFlag(values, 'prefill-chunk', { int: true, min: 1 }) ?? prompt.length;
+  const engine = new Engine(lm, { maxRunning: 1, prefillChunk: chunk, maxBatchTokens: Math.max(512, chunk) });
+  const handle = engine.submit({ prompt, maxTokens, sampling, stopTokenIds: values['ignore-eos'] ? [] : undefined });
   const printIds = values.ids || !codec;
   const stream = codec?.streamDecoder();
   const t0 = performance.now();
   let first = 0;
   let n = 0;
-  for await (const t of generateStream(lm, prompt, opts)) {
+  for await (const t of handle) {
     if (n++ === 0) first = performance.now();
     process.stdout.write(printIds ? `${n > 1 ? ' ' : ''}${t.token}` : stream!.push(t.token));
   }
