@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .device
-node scripts/cuda/closure.mjs "$PWD" vitest tsx koffi @koromix/koffi-linux-x64 > .device/nm.list
+# the CLI's runtime dependencies too, so that `nemotron generate --backend cuda` runs there
+node scripts/cuda/closure.mjs "$PWD" vitest tsx koffi @koromix/koffi-linux-x64 cli-progress @huggingface/jinja hono @hono/node-server zod > .device/nm.list
 # type declarations, source maps, docs and koffi's C sources are not needed to run (the carry limit is 64 MiB)
 tar -cf - --exclude='*.d.ts' --exclude='*.d.mts' --exclude='*.d.cts' --exclude='*.map' --exclude='*.md' \
   --exclude='node_modules/koffi/vendor' --exclude='node_modules/koffi/doc' --exclude='*.cc' --exclude='*.hh' --exclude='*.h' \
