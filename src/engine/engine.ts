@@ -292,13 +292,19 @@ export class Engine<T extends Tensor = Tensor> {
     }
   }
 
-  /** Ends the session (waits for its queued steps) and frees the states of the rows that finished inside it. */
+  /**
+   * Ends the session (waits for its queued steps) and frees the states of the rows that finished inside it. Never
+   * throws: it runs inside cancel() and finish(); a failure of the queued steps leaves only rows that have finished
+   * (a failing next() is reported by sessionStep).
+   */
   private endSession(): void {
     const cur = this.session;
     if (!cur) return;
     this.session = null;
     try {
       cur.s.end();
+    } catch {
+      // the rows still running get the error from sessionStep's next() or from their next forward step
     } finally {
       for (const st of this.parked.splice(0)) this.lm.model.freeState(st);
     }

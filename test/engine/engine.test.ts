@@ -147,7 +147,7 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
   const withSession = () => {
     const { lm: dlm, calls } = withDevice();
     const ops = dlm.model.ops as CpuRefBackend & { sampleRows(l: unknown, r: readonly RowSampling[]): Int32Array };
-    const log = { sessions: 0, steps: 0, forwardsOnFreed: 0 };
+    const log = { sessions: 0, steps: 0, forwardsOnFreed: 0, failAtNext: 0 };
     const freed = new Set<unknown>();
     const model = dlm.model as unknown as { freeState(s: unknown): void; forward(b: { state: unknown }[]): unknown };
     const freeState = model.freeState.bind(model);
@@ -175,9 +175,14 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
           queued.push(Array.from({ length: u }, (_, k) => (draw ? draw(i + k) : greedy)));
           i += u;
         };
+        let nexts = 0;
         return {
           next: () => {
             if (!open) return [];
+            if (++nexts === log.failAtNext) {
+              open = false; // as DecodeGraphs.session closes itself when a step fails
+              throw new Error('device fault (test)');
+            }
             while (i < steps && queued.length < 4) queue();
             return queued.length ? run(queued.shift()!) : [];
           },
@@ -272,6 +277,30 @@ describe('Engine: device-side sampling (Ops.sampleRows)', () => {
     expect(log.forwardsOnFreed).toBe(0);
     expect(freed.size).toBe(2); // both states, parked during the session, freed at its end
     expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0, stateBytes: 0 });
+  });
+
+  it('a failing session fails its rows with a coded error; the engine then serves the next request', async () => {
+    const { lm: slm, log, freed } = withSession();
+    const engine = new Engine(slm);
+    log.failAtNext = 3;
+    const req = { prompt: [20, 21], maxTokens: 20, sampling: { temperature: 0 }, stopTokenIds: [] };
+    const got: number[] = [];
+    const err = await (async () => {
+      try {
+        for await (const e of engine.submit(req)) got.push(e.token);
+      } catch (e) {
+        return e as EngineError;
+      }
+      return null;
+    })();
+    expect(err?.code).toBe('internal');
+    expect(err?.message).toMatch(/device fault/);
+    expect(got.length).toBeGreaterThan(1); // the prefill's token and the first units
+    expect(freed.size).toBe(1);
+    log.failAtNext = 0;
+    const ok = await collect(engine.submit(req));
+    expect(ok.map((e) => e.token)).toEqual((await collect(new Engine(lm).submit(req))).map((e) => e.token));
+    expect(engine.stats).toMatchObject({ running: 0, waiting: 0, liveStates: 0 });
   });
 
   it('greedy through the device path equals the golden continuation; the logits never come to the host', async () => {
