@@ -190,8 +190,8 @@ export class DecodeGraphs {
     this.readTiming();
     dev.upload(feed, first);
     backend.tokenFeed = { ptr: feed, n: B };
-    /** A unit of u steps from step i whose ids go to ring slot sl. */
-    type Unit = { i: number; u: number; sl: number };
+    /** A unit of u steps whose ids go to ring slot sl. */
+    type Unit = { u: number; sl: number };
     const pending: Unit[] = []; // units queued on the GPU whose ids are not read yet, oldest first
     const ready: Int32Array[][] = []; // units read back, not returned yet
     let units = 0; // units queued so far: unit n takes metadata area and ring slot n % SLOTS
@@ -212,11 +212,11 @@ export class DecodeGraphs {
       return Array.from({ length: u }, (_, k) => ring.ids.slice((sl * K + k) * B, (sl * K + k + 1) * B));
     };
     // after the unit's work on the stream: its sampled ids to its pinned slot, then the slot's event
-    const readBack = (at: number, u: number): Unit => {
+    const readBack = (u: number): Unit => {
       const sl = units++ % SLOTS;
       check(dev.drv.cuMemcpyDtoHAsync(ring.host + BigInt(sl * K * B * 4), hist, u * B * 4, dev.stream), 'cuMemcpyDtoHAsync (sampled ids)');
       check(dev.drv.cuEventRecord(ring.done[sl], dev.stream), 'cuEventRecord');
-      return { i: at, u, sl };
+      return { u, sl };
     };
     // u decode steps from step `at`, each step's ids into the feed (the next step's input) and into row k of hist
     const unit = (at: number, u: number) => () => {
@@ -254,7 +254,7 @@ export class DecodeGraphs {
         } else {
           this.capture(gkey, unit(i, u));
         }
-        ready.push(collect(readBack(i, u)));
+        ready.push(collect(readBack(u)));
         i += u;
         return;
       }
@@ -267,7 +267,7 @@ export class DecodeGraphs {
       dev.launchGraph(g.exec);
       ring.timed[sl] = this.timeGpu;
       this.stats.replayed += u;
-      pending.push(readBack(i, u));
+      pending.push(readBack(u));
       i += u;
     };
     const close = () => {
