@@ -58,19 +58,24 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     expectClose(G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)), ref.toFloat32(ref.matmul(x.cpu, w.cpu)), 1e-2);
   });
 
+  // 2688 rows of 4096 (out_proj) run in two waves of gemv_bf16_n1w; 12000 rows in more (a row pulled at most twice)
   it.each([
-    [4096, 2688, 'HY', 'gemv_bf16_n1_hy'],
-    [3080, 40, 'HY', 'gemv_bf16_n1_hy'],
-  ])('one-row matmul, K %i, M %i: NEMOTRON_CUDA_GEMV_N1_%s=1 (%s) gives the bits of gemv_bf16_n1', (k, m, knob, kernel) => {
+    [4096, 2688, 'GEMV_N1_HY', '1', 'gemv_bf16_n1_hy'],
+    [3080, 40, 'GEMV_N1_HY', '1', 'gemv_bf16_n1_hy'],
+    [4096, 2688, 'N1_AHEAD', 'after', 'gemv_bf16_n1w'],
+    [4096, 2688, 'N1_AHEAD', 'before', 'gemv_bf16_n1w_pre'],
+    [3200, 12000, 'N1_AHEAD', 'after', 'gemv_bf16_n1w'],
+    [3080, 40, 'N1_AHEAD', 'after', 'gemv_bf16_n1w'],
+  ])('one-row matmul, K %i, M %i: NEMOTRON_CUDA_%s=%s (%s) gives the bits of gemv_bf16_n1', (k, m, knob, value, kernel) => {
     const g = b();
     const x = act(g, 11, [1, k]);
     const w = weight(g, 12, [m, k], 1 / Math.sqrt(k));
-    const key = `NEMOTRON_CUDA_GEMV_N1_${knob}`;
+    const key = `NEMOTRON_CUDA_${knob}`;
     const saved = process.env[key];
     try {
       delete process.env[key];
       const base = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
-      process.env[key] = '1';
+      process.env[key] = value;
       const alt = launched(g, () => G(g).toFloat32(G(g).matmul(x.gpu, w.gpu)));
       expect(base.names).toContain('gemv_bf16_n1');
       expect(alt.names).toContain(kernel);
@@ -289,12 +294,15 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [false, 'split'],
     [true, 'fused'],
     [false, 'fused'],
+    [true, 'pull 2'], // split, moe_up1_l12_pd pulling down rows into L2 (NEMOTRON_CUDA_UP_PULL_DOWN)
+    [false, 'pull 3'],
   ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
-    const knobs = ['NEMOTRON_CUDA_MOE_LAYER'];
+    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_UP_PULL_DOWN'];
     const saved = knobs.map((k) => process.env[k]);
-    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode.startsWith('pull') ? 'split' : mode;
+    if (mode.startsWith('pull')) process.env.NEMOTRON_CUDA_UP_PULL_DOWN = mode.slice(5);
     try {
-      for (let rep = 0; rep < (mode === 'split' ? 1 : 2); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
+      for (let rep = 0; rep < (mode === 'fused' ? 2 : 1); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
     } finally {
       knobs.forEach((k, i) => {
         if (saved[i] === undefined) delete process.env[k];

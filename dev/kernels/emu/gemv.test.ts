@@ -6,7 +6,8 @@ import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
 // gemv.cu's one-row bf16 GEMVs on the CPU emulator: gemv_bf16_n1 (a warp per row, the row in registers) and
 // gemv_bf16_n1_hy (half the row in registers, half through a cp.async shared-memory slot) against a float64
-// reference, and against each other bit for bit (the same products in the same order). Rows longer than 2048
+// reference, and against each other bit for bit (the same products in the same order), as gemv_bf16_n1w(_pre)
+// (gemv_bf16_n1 with a second wave's rows pulled into L2) must be too. Rows longer than 2048
 // columns use the slot; shorter ones do not; rows that leave lanes idle.
 const why = emuUnavailable();
 if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
@@ -38,10 +39,16 @@ describe.skipIf(!!why)('gemv.cu on the CPU emulator', () => {
     e.launch('gemv_bf16_n1', Math.ceil(M / 8), 256, [x, K, W, y0, M, 1, K, M]);
     const y1 = e.alloc(M * 4);
     e.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x, W, y1, K, M], 8 * 4096);
+    // the two-wave variants (the first wave pulls row m + ahead into L2, after or before its wait): the same bits
+    const yw = [e.alloc(M * 4), e.alloc(M * 4)];
+    e.launch('gemv_bf16_n1w', Math.ceil(M / 8), 256, [x, W, yw[0], K, M, 8]);
+    e.launch('gemv_bf16_n1w_pre', Math.ceil(M / 8), 256, [x, W, yw[1], K, M, M]);
     e.setFlags(0);
     const a = e.download(y0, new Float32Array(M));
     const b = e.download(y1, new Float32Array(M));
     expect(relErr(b, want)).toBeLessThan(1e-5);
-    expect(Array.from(new Uint32Array(b.buffer))).toEqual(Array.from(new Uint32Array(a.buffer)));
+    const bits = (v: Float32Array) => Array.from(new Uint32Array(v.buffer));
+    expect(bits(b)).toEqual(bits(a));
+    for (const y of yw) expect(bits(e.download(y, new Float32Array(M)))).toEqual(bits(a));
   });
 });

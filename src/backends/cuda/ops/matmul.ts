@@ -35,6 +35,14 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
     c.kernels.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M], 8 * 4096);
     return;
   }
+  const ahead = process.env.NEMOTRON_CUDA_N1_AHEAD ?? '0';
+  if (N === 1 && w.dtype === 'bf16' && ahead !== '0' && K % 8 === 0 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous) {
+    // tuning: the first wave pulls the second wave's rows into L2 (gemv.cu), after its wait or before it
+    const name = ahead === 'before' ? 'gemv_bf16_n1w_pre' : 'gemv_bf16_n1w';
+    const firstWave = c.kernels.resident(name, 256) * c.dev.info.multiprocessors * 8; // rows
+    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M, firstWave < M ? firstWave : 0]);
+    return;
+  }
   if (N <= GEMV_MAX_ROWS) {
     const variant = N === 1 ? 'n1' : N <= 4 ? 'n4' : 'n8';
     const name = `gemv_${w.dtype === 'bf16' ? 'bf16' : 'f32'}_${variant}`;
