@@ -47,8 +47,9 @@ extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float*
 // pdl_wait, as gemv_bf16_n1, and also the row `ahead` rows on (the row of the second-wave warp in its place): after
 // the wait when AFTER (the kernel before, mamba_step or the attention, is done with memory by then; the first wave
 // reads its rows from L2, so DRAM is free), else before it. The second wave, 72 blocks whose rows no earlier
-// launch pulled, took 7.7 us per launch after 90 % of the first wave's warps were done (traced H200 step). Same
-// products in the same order as gemv_bf16_n1. grid: ceil(M / 8); block 256.
+// launch pulled, took 7.7 us per launch after 90 % of the first wave's warps were done (traced H200 step). The
+// batch-1 default (ops/matmul.ts): 2.214-2.215 against 2.231-2.232 ms per decode step with gemv_bf16_n1 on an H200
+// (the pre-wait form: 2.219). Same products in the same order as gemv_bf16_n1. grid: ceil(M / 8); block 256.
 template <bool AFTER>
 __device__ __forceinline__ void gemv_bf16_n1w_impl(const float* x, const bf16* W, float* y, int K, int M, int ahead) {
   const int lane = threadIdx.x & 31;
