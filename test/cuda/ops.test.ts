@@ -63,7 +63,6 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [4096, 2688, 'GEMV_N1_HY', '1', 'gemv_bf16_n1_hy'],
     [3080, 40, 'GEMV_N1_HY', '1', 'gemv_bf16_n1_hy'],
     [4096, 2688, 'N1_AHEAD', 'after', 'gemv_bf16_n1w'], // the default (the knob unset) is tested by the model's goldens
-    [4096, 2688, 'N1_AHEAD', 'before', 'gemv_bf16_n1w_pre'],
     [3200, 12000, 'N1_AHEAD', 'after', 'gemv_bf16_n1w'],
     [3080, 40, 'N1_AHEAD', 'after', 'gemv_bf16_n1w'],
   ])('one-row matmul, K %i, M %i: NEMOTRON_CUDA_%s=%s (%s) gives the bits of gemv_bf16_n1', (k, m, knob, value, kernel) => {
@@ -300,13 +299,10 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [false, 'split'],
     [true, 'fused'],
     [false, 'fused'],
-    [true, 'pull 2'], // split, moe_up1_l12_pd pulling down rows into L2 (NEMOTRON_CUDA_UP_PULL_DOWN)
-    [false, 'pull 3'],
   ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
-    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_UP_PULL_DOWN'];
+    const knobs = ['NEMOTRON_CUDA_MOE_LAYER'];
     const saved = knobs.map((k) => process.env[k]);
-    process.env.NEMOTRON_CUDA_MOE_LAYER = mode.startsWith('pull') ? 'split' : mode;
-    if (mode.startsWith('pull')) process.env.NEMOTRON_CUDA_UP_PULL_DOWN = mode.slice(5);
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
     try {
       for (let rep = 0; rep < (mode === 'fused' ? 2 : 1); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
     } finally {

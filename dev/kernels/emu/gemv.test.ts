@@ -6,7 +6,7 @@ import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
 // gemv.cu's one-row bf16 GEMVs on the CPU emulator: gemv_bf16_n1 (a warp per row, the row in registers) and
 // gemv_bf16_n1_hy (half the row in registers, half through a cp.async shared-memory slot) against a float64
-// reference, and against each other bit for bit (the same products in the same order), as gemv_bf16_n1w(_pre)
+// reference, and against each other bit for bit (the same products in the same order), as gemv_bf16_n1w
 // (gemv_bf16_n1 with a second wave's rows pulled into L2) must be too. Rows longer than 2048
 // columns use the slot; shorter ones do not; rows that leave lanes idle.
 const why = emuUnavailable();
@@ -39,10 +39,10 @@ describe.skipIf(!!why)('gemv.cu on the CPU emulator', () => {
     e.launch('gemv_bf16_n1', Math.ceil(M / 8), 256, [x, K, W, y0, M, 1, K, M]);
     const y1 = e.alloc(M * 4);
     e.launch('gemv_bf16_n1_hy', Math.ceil(M / 8), 256, [x, W, y1, K, M], 8 * 4096);
-    // the two-wave variants (the first wave pulls row m + ahead into L2, after or before its wait): the same bits
+    // the two-wave form (the first wave pulls row m + ahead into L2 after its wait; ahead M: none): the same bits
     const yw = [e.alloc(M * 4), e.alloc(M * 4)];
     e.launch('gemv_bf16_n1w', Math.ceil(M / 8), 256, [x, W, yw[0], K, M, 8]);
-    e.launch('gemv_bf16_n1w_pre', Math.ceil(M / 8), 256, [x, W, yw[1], K, M, M]);
+    e.launch('gemv_bf16_n1w', Math.ceil(M / 8), 256, [x, W, yw[1], K, M, M]);
     e.setFlags(0);
     const a = e.download(y0, new Float32Array(M));
     const b = e.download(y1, new Float32Array(M));

@@ -43,35 +43,26 @@ extern "C" __global__ void PDL gemv_f32_n4(const float* x, int ldx, const float*
 extern "C" __global__ void PDL gemv_f32_n8(const float* x, int ldx, const float* W, float* y, int ldy, int N, int K, int M) { gemv_impl<float, 8>(x, ldx, W, y, ldy, N, K, M); }
 
 // gemv_bf16_n1 (one activation row) for a grid that runs in two waves (out_proj, o_proj: 336 blocks of 256, 2 per SM
-// at 127 registers, so 264 in the first wave on an H200). A first-wave warp pulls its own row into L2 before
-// pdl_wait, as gemv_bf16_n1, and also the row `ahead` rows on (the row of the second-wave warp in its place): after
-// the wait when AFTER (the kernel before, mamba_step or the attention, is done with memory by then; the first wave
-// reads its rows from L2, so DRAM is free), else before it. The second wave, 72 blocks whose rows no earlier
-// launch pulled, took 7.7 us per launch after 90 % of the first wave's warps were done (traced H200 step). The
-// batch-1 default (ops/matmul.ts): 2.214-2.215 against 2.231-2.232 ms per decode step with gemv_bf16_n1 on an H200
-// (the pre-wait form: 2.219). Same products in the same order as gemv_bf16_n1. grid: ceil(M / 8); block 256.
-template <bool AFTER>
-__device__ __forceinline__ void gemv_bf16_n1w_impl(const float* x, const bf16* W, float* y, int K, int M, int ahead) {
+// at 128 registers, so 264 in the first wave on an H200). A first-wave warp pulls its own row into L2 before
+// pdl_wait, as gemv_bf16_n1, and after the wait also the row `ahead` rows on (the row of the second-wave warp in its
+// place): the kernel before (mamba_step, the attention) is done with memory by then, and the first wave reads its
+// rows from L2, so DRAM is free. The second wave's 72 blocks, whose rows no earlier launch pulled, had taken 7.7 us
+// per launch after 90 % of the first wave's warps were done (traced H200 step). The batch-1 default (ops/matmul.ts):
+// 2.214-2.215 against 2.231-2.232 ms per decode step with gemv_bf16_n1 on an H200 (pulled before the wait: 2.219,
+// at d35ba4d). Same products in the same order as gemv_bf16_n1. grid: ceil(M / 8); block 256.
+extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1w(const float* x, const bf16* W, float* y, int K, int M, int ahead) {
   const int lane = threadIdx.x & 31;
   const int m = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (m >= M) return;
   const bf16* w = W + (long long)m * K;
   const bool pull = ahead > 0 && m + ahead < M;
   prefetch_l2(w, (long long)K * 2, lane, 32);
-  if (!AFTER && pull) prefetch_l2(w + (long long)ahead * K, (long long)K * 2, lane, 32);
   pdl_wait();
   pdl_launch();
-  if (AFTER && pull) prefetch_l2(w + (long long)ahead * K, (long long)K * 2, lane, 32);
+  if (pull) prefetch_l2(w + (long long)ahead * K, (long long)K * 2, lane, 32);
   const float acc = warp_sum(dot_row_bf16_1(w, x, K, lane));
   if (lane == 0) y[m] = acc;
 }
-extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1w(const float* x, const bf16* W, float* y, int K, int M, int ahead) {
-  gemv_bf16_n1w_impl<true>(x, W, y, K, M, ahead);
-}
-extern "C" __global__ void PDL __launch_bounds__(256, 2) gemv_bf16_n1w_pre(const float* x, const bf16* W, float* y, int K, int M, int ahead) {
-  gemv_bf16_n1w_impl<false>(x, W, y, K, M, ahead);
-}
-
 // y[m] = W[m] . x for one activation row, rows of K <= 4096 bf16 (out_proj, o_proj), one warp per row: the first
 // 2048 columns in registers, the rest through a 4 KB cp.async slot per warp, both loaded before pdl_wait (weights).
 // gemv_bf16_n1 takes 127 registers (all 16 loads of a 4096-row in registers), so 2 blocks of 256 fit per SM: the

@@ -71,32 +71,6 @@ extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l16(const float* x
   moe_up1_impl<16>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);
 }
 
-// moe_up1_l12 (tuning, NEMOTRON_CUDA_UP_PULL_DOWN): the grid's last round is partial (14,848 rows over 4,224 warps
-// at the Nano shape), so the warps with one row fewer are done a row's time early; then they pull rows that
-// moe_down1_res reads after its wait into L2, split evenly between them: mode 1 routed slot 0's down rows (expert
-// ids[0], [H, I], 10 MB), 2 those and the shared expert's down rows ([H, Is], 20 MB), 3 slots 0 and 1. downPtrs:
-// each expert's down projection. Same outputs as moe_up1_l12. grid, block, shmem: as moe_up1_l12.
-// (its own function, not inlined: inlined, its values spilled registers of the row loop at the 64-register bound)
-__device__ __forceinline__ void up_pull_down(const int* ids, int K, int H, int I, int Is, const u64* downPtrs, const bf16* downS, int mode, int rows) {
-  const int lane = threadIdx.x & 31, nw = gridDim.x * 4, w = blockIdx.x * 4 + (threadIdx.x >> 5);
-  const int more = rows % nw;  // warps below this one carry one row more
-  if (more == 0 || w < more || mode < 1 || mode > 3 || (mode == 3 && K < 2)) return;
-  const long long eb = (long long)H * I * 2, total = mode == 2 ? eb + (long long)H * Is * 2 : mode == 3 ? 2 * eb : eb;
-  const long long per = ((total + (nw - more) - 1) / (nw - more) + 127) & ~127LL;
-  const char* e0 = (const char*)downPtrs[ids[0]];
-  const char* second = mode == 2 ? (const char*)downS : mode == 3 ? (const char*)downPtrs[ids[1]] : e0;
-  const long long end = min(total, (long long)(w - more + 1) * per);
-  for (long long o = (long long)(w - more) * per + lane * 128; o < end; o += 32 * 128) {
-    const char* p = o < eb ? e0 + o : second + (o - eb);
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-  }
-}
-extern "C" __global__ void PDL __launch_bounds__(128) moe_up1_l12_pd(const float* x, const int* ids, const u64* upPtrs, const bf16* upS, float* act, int K, int H, int I, int Is,
-                                                                     int pre, int E, const u64* downPtrs, const bf16* downS, int mode) {
-  moe_up1_impl<12>(x, ids, upPtrs, upS, act, K, H, I, Is, pre, E);
-  up_pull_down(ids, K, H, I, Is, downPtrs, downS, mode, Is + K * I);
-}
-
 // moe_up1 with the router's top-k in every warp (router_logits_norm_bf16 wrote only the logits): after the wait each
 // warp reads the E logits through L2 and selects the K experts itself (the same deterministic result in every warp)
 // while its first row, a shared expert row loaded before the wait, is in flight; block 0's warp 0 also writes ids

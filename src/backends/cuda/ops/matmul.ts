@@ -39,10 +39,9 @@ export function matmulInto(c: CudaCtx, x: CudaTensor, w: CudaTensor, y: number, 
   if (N === 1 && w.dtype === 'bf16' && ahead !== '0' && K % 8 === 0 && x.ptr % 16 === 0 && w.ptr % 16 === 0 && w.contiguous) {
     // out_proj, o_proj: the first wave of blocks pulls the second wave's rows into L2 after its wait (gemv.cu):
     // 2.214-2.215 against 2.231-2.232 ms per batch-1 step on an H200 with gemv_bf16_n1 (bench/sweeps/s10-ahead.json;
-    // before the wait: 2.219). NEMOTRON_CUDA_N1_AHEAD=0 (tuning) launches gemv_bf16_n1, `before` the pre-wait form.
-    const name = ahead === 'before' ? 'gemv_bf16_n1w_pre' : 'gemv_bf16_n1w';
-    const firstWave = c.kernels.resident(name, 256) * c.dev.info.multiprocessors * 8; // rows
-    c.kernels.launch(name, Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M, firstWave < M ? firstWave : 0]);
+    // before the wait: 2.219). NEMOTRON_CUDA_N1_AHEAD=0 (tuning) launches gemv_bf16_n1 instead.
+    const firstWave = c.kernels.resident('gemv_bf16_n1w', 256) * c.dev.info.multiprocessors * 8; // rows
+    c.kernels.launch('gemv_bf16_n1w', Math.ceil(M / 8), 256, [x.ptr, w.ptr, y, K, M, firstWave < M ? firstWave : 0]);
     return;
   }
   if (N <= GEMV_MAX_ROWS) {

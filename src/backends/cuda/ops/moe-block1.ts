@@ -30,10 +30,10 @@ const arrive = (c: CudaCtx): number => ticketBuffer(c, 'moeRouterUp', 1);
  * batch-1 step on an H200 (bench/sweeps/up-grid.json). Tuning: NEMOTRON_CUDA_UP_PER_SM, and
  * NEMOTRON_CUDA_UP_BALANCE=1 for the fewest full rounds (4 rounds of 928 blocks at the Nano shape: 2.378 ms).
  */
-export function upGrid(c: CudaCtx, M: number, H: number, kernel = 'moe_up1_l12'): number {
+export function upGrid(c: CudaCtx, M: number, H: number): number {
   const knob = Number(process.env.NEMOTRON_CUDA_UP_PER_SM ?? 8);
   if (!Number.isInteger(knob) || knob < 1 || knob > 8) throw new Error(`NEMOTRON_CUDA_UP_PER_SM: expected 1-8, got "${process.env.NEMOTRON_CUDA_UP_PER_SM}"`);
-  const perSm = Math.min(knob, c.kernels.resident(kernel, 128, H * 4)); // 8 at 64 registers
+  const perSm = Math.min(knob, c.kernels.resident('moe_up1_l12', 128, H * 4)); // 8 at 64 registers
   const grid = Math.max(1, Math.min(Math.ceil(M / 4), c.dev.info.multiprocessors * perSm));
   if (process.env.NEMOTRON_CUDA_UP_BALANCE !== '1') return grid;
   const rounds = Math.ceil(M / (4 * grid));
@@ -111,14 +111,7 @@ export function moeLayer1(
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
   if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
-  const upArgs = [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E];
-  const pull = Number(process.env.NEMOTRON_CUDA_UP_PULL_DOWN ?? 0);
-  if (pull >= 1 && pull <= 3) {
-    // tuning: the up warps done a row early pull moe_down1_res's first rows into L2 (gemv1.cu; 72 registers: 7 blocks per SM)
-    c.kernels.launch('moe_up1_l12_pd', upGrid(c, Is + K * I, H, 'moe_up1_l12_pd'), 128, [...upArgs, tail.downTable, downS.ptr, pull], H * 4);
-  } else {
-    c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I, H), 128, upArgs, H * 4);
-  }
+  c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I, H), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
 }
 
