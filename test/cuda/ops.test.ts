@@ -299,13 +299,10 @@ describeCuda('op parity: cuda vs cpu-ref, BF16 weights at real shapes', () => {
     [false, 'split'],
     [true, 'fused'],
     [false, 'fused'],
-    [true, 'pull 1'], // split, the router pulling the shared down rows into L2 (NEMOTRON_CUDA_ROUTER_PULL)
-    [false, 'pull 2'],
   ])('moeLayer at batch 1 (top-6 of 8, real widths), residual add fused: %s, %s', (withAdd, mode) => {
-    const knobs = ['NEMOTRON_CUDA_MOE_LAYER', 'NEMOTRON_CUDA_ROUTER_PULL'];
+    const knobs = ['NEMOTRON_CUDA_MOE_LAYER'];
     const saved = knobs.map((k) => process.env[k]);
-    process.env.NEMOTRON_CUDA_MOE_LAYER = mode.startsWith('pull') ? 'split' : mode;
-    if (mode.startsWith('pull')) process.env.NEMOTRON_CUDA_ROUTER_PULL = mode.slice(5);
+    process.env.NEMOTRON_CUDA_MOE_LAYER = mode;
     try {
       for (let rep = 0; rep < (mode === 'fused' ? 2 : 1); rep++) moeLayerCase(withAdd, mode === 'fused' ? 2 : 3);
     } finally {

@@ -161,14 +161,8 @@ __device__ __forceinline__ float fma_chunk(float acc, uint4 w, const float4* xs4
 // 16-byte load that bypasses L1 (weights are read once per step)
 __device__ __forceinline__ uint4 ld_stream(const void* p) {
   uint4 r;
-#ifdef STREAM_EVICT_FIRST  // tuning (NEMOTRON_CUDA_DEFINES=STREAM_EVICT_FIRST): weights read once leave L2 first
-  asm volatile("{ .reg .b64 pol; createpolicy.fractional.L2::evict_first.b64 pol, 1.0;\n"
-               "ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], pol; }"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#else
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
                : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#endif
   return r;
 }
 

@@ -30,19 +30,10 @@ struct NormIn {
 // 1, where a warp per row left the GEMV latency-bound), float32 accumulation; the last block to finish (atomic
 // ticket; it resets the counter) runs the top-k of every token. counter: one int, zero between launches.
 // grid: ceil(E / 2) of 256 threads, or E of 128.
-// pull, pullBytes, pullAt (tuning, NEMOTRON_CUDA_ROUTER_PULL): the blocks pull [pull, pull + pullBytes) into L2
-// between them (the layer's shared-expert down rows, which moe_down1_res reads two launches on), right after the
-// wait (pullAt 1) or after the logits (2): DRAM has little else to do during the router's latency chain.
 template <typename WT, bool TOPK = true>
 __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const WT* gate, const float* bias, float* logits, int* ids, float* wts,
                                                  int* counter, int N, int H, int E, int K, int nGroup, int topkGroup, int normTopk, float scale,
-                                                 const NormIn* norm = nullptr, const char* pull = nullptr, long long pullBytes = 0, int pullAt = 0) {
-  auto pullSlice = [&]() {
-    const long long per = ((pullBytes + gridDim.x - 1) / gridDim.x + 127) & ~127LL;
-    const long long end = min(pullBytes, per * (blockIdx.x + 1));
-    for (long long o = per * blockIdx.x + (long long)threadIdx.x * 128; o < end; o += (long long)blockDim.x * 128)
-      asm volatile("prefetch.global.L2 [%0];" ::"l"(pull + o));
-  };
+                                                 const NormIn* norm = nullptr) {
   __shared__ float part[8][16];
   __shared__ float cs[8][256];
   __shared__ int last;
@@ -68,7 +59,6 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
   if (TOPK && bias) prefetch_l1(bias, (long long)E * 4, threadIdx.x, blockDim.x);
   pdl_wait();
   pdl_launch();
-  if (pull && pullAt == 1) pullSlice();
   if (norm) {  // batch 1: x is RMSNorm(a + b), staged here (dynamic shared memory: H floats)
     extern __shared__ float4 xn4[];
     __shared__ float red[32];
@@ -111,7 +101,6 @@ __device__ __forceinline__ void router_topk_impl(const float* x, int ldx, const 
     const int j = threadIdx.x >> 4, t = threadIdx.x & 15, ee = blockIdx.x * epb + j;
     if (ee < E && t < N) logits[(long long)t * E + ee] = ((part[4 * j][t] + part[4 * j + 1][t]) + part[4 * j + 2][t]) + part[4 * j + 3][t];
   }
-  if (pull && pullAt == 2) pullSlice();
   if (!TOPK) return;  // logits only: the consumer runs the top-k (moe_up1_topk)
   __threadfence();
   __syncthreads();
@@ -141,13 +130,6 @@ extern "C" __global__ void PDL router_topk_norm_bf16(const float* a, const float
                                                      int nGroup, int topkGroup, int normTopk, float scale) {
   const NormIn norm = {a, b, h, nw, eps, u};
   router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm);
-}
-// router_topk_norm_bf16 that also pulls [pull, pull + pullBytes) into L2 (tuning; see router_topk_impl).
-extern "C" __global__ void PDL router_topk_norm_pull_bf16(const float* a, const float* b, float* h, const float* nw, float eps, float* u, const bf16* gate,
-                                                          const float* bias, float* logits, int* ids, float* wts, int* counter, int H, int E, int K,
-                                                          int nGroup, int topkGroup, int normTopk, float scale, const bf16* pull, long long pullBytes, int pullAt) {
-  const NormIn norm = {a, b, h, nw, eps, u};
-  router_topk_impl<bf16>(nullptr, H, gate, bias, logits, ids, wts, counter, 1, H, E, K, nGroup, topkGroup, normTopk, scale, &norm, (const char*)pull, pullBytes, pullAt);
 }
 // The logits of router_topk_norm_bf16 alone (no ticket, no top-k): moe_up1_topk runs the top-k in every warp,
 // beside its first (shared expert) rows, so the router's serial tail leaves the critical path.

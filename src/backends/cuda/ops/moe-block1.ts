@@ -109,11 +109,7 @@ export function moeLayer1(
   // the router on its own (64 blocks; about 9.7 us per layer on the critical path in a traced step), then every up
   // row in moe_up1, whose first (shared) rows load while the router runs
   const route = [gate.ptr, c.f32(bias).ptr, logits.ptr, ids.ptr, wts.ptr, ticket(c)];
-  const pullAt = Number(process.env.NEMOTRON_CUDA_ROUTER_PULL ?? 0);
-  if (norm && (pullAt === 1 || pullAt === 2)) {
-    // tuning: the router pulls the shared expert's down rows into L2 (kernels/moe.cu)
-    c.kernels.launch('router_topk_norm_pull_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel, downS.ptr, H * Is * 2, pullAt], H * 4);
-  } else if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
+  if (norm) c.kernels.launch('router_topk_norm_bf16', Math.ceil(E / 2), 256, [...normArgs, ...route, H, E, K, ...sel], H * 4);
   else c.kernels.launch('router_topk_bf16', Math.ceil(E / 2), 256, [x.ptr, x.ld, ...route, 1, H, E, K, ...sel]);
   c.kernels.launch('moe_up1_l12', upGrid(c, Is + K * I, H), 128, [xin, ids.ptr, pointerTable(c, up), upS.ptr, act.ptr, K, H, I, Is, gemv1Pre(), E], H * 4);
   return { args: tail, out: c.alloc([1, H]) };
