@@ -47,8 +47,6 @@ __device__ __forceinline__ float dot_staged(const uint4* u, const float4* xs4, i
 // `pre`: this warp's next `pre` rows are also pulled into L2 (prefetch, no registers): before pdl_wait for rows
 // below preRows, after it for the others, so the memory stays busy through the wait and the staging, when only
 // the first row is in registers.
-// A negative `pre` pulls the next -pre rows only after the wait (tuning: NEMOTRON_CUDA_GEMV1_PRE=-1), when the
-// kernel before no longer needs the memory and this one's first rows are already in registers.
 template <int MAXL, typename RowPtr, typename Stage, typename XRow, typename Out>
 __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, RowPtr rowPtr, Stage stage, XRow xRow, Out out) {
   const int lane = threadIdx.x & 31, wpb = blockDim.x >> 5;
@@ -67,9 +65,9 @@ __device__ __forceinline__ void gemv1_core(int K, int M, int preRows, int pre, R
   TRACE_MARK(0);  // the input row staged
   pdl_launch();
   if (r < M && !early) load_row<MAXL>(u, rowPtr(r), K8, lane);
-  for (int j = 1; j <= (pre < 0 ? -pre : pre); j++) {
+  for (int j = 1; j <= pre; j++) {
     const int rr = r + j * nw;
-    if (rr < M && (pre < 0 || rr >= preRows)) prefetch_l2(rowPtr(rr), (long long)K * 2, lane, 32);
+    if (rr < M && rr >= preRows) prefetch_l2(rowPtr(rr), (long long)K * 2, lane, 32);
   }
   while (r < M) {
     float acc = dot_staged<MAXL>(u, xRow(r), K8, lane);

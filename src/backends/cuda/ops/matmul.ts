@@ -121,10 +121,8 @@ export function matmulsOneRow(c: CudaCtx, x: CudaTensor, ws: readonly CudaTensor
   const outs = ws.map((w) => c.alloc([1, w.shape[0]]));
   const M = ws.map((w) => w.shape[0]);
   const total = M.reduce((a, b) => a + b, 0);
-  // NEMOTRON_CUDA_QKV_PRE (tuning): `pre` of this launch alone (-1: the second round's rows pulled after the wait)
-  const pre = process.env.NEMOTRON_CUDA_QKV_PRE !== undefined ? Number(process.env.NEMOTRON_CUDA_QKV_PRE) : gemv1Pre();
   c.kernels.launch('gemv1x3_bf16_l12', gemv1Grid(c, total, 12), 128, [
-    x.ptr, ws[0].ptr, ws[1].ptr, ws[2]?.ptr ?? null, outs[0].ptr, outs[1].ptr, outs[2]?.ptr ?? null, M[0], M[1], M[2] ?? 0, K, pre,
+    x.ptr, ws[0].ptr, ws[1].ptr, ws[2]?.ptr ?? null, outs[0].ptr, outs[1].ptr, outs[2]?.ptr ?? null, M[0], M[1], M[2] ?? 0, K, gemv1Pre(),
   ], K * 4);
   return outs;
 }
