@@ -6,9 +6,9 @@ import { EMU_FLAGS, emuKernels, type EmuKernels } from './emu.js';
 
 // gemv.cu's one-row bf16 GEMVs on the CPU emulator: gemv_bf16_n1 (a warp per row, the row in registers) and
 // gemv_bf16_n1_hy (half the row in registers, half through a cp.async shared-memory slot) against a float64
-// reference, and against each other bit for bit (the same products in the same order), as gemv_bf16_n1w
-// (gemv_bf16_n1 with a second wave's rows pulled into L2) must be too. Rows longer than 2048
-// columns use the slot; shorter ones do not; rows that leave lanes idle.
+// reference, and against each other bit for bit (the same products in the same order); so must gemv_bf16_n1w
+// (gemv_bf16_n1 that pulls a second wave's rows into L2). Rows longer than 2048 columns use the slot; shorter ones
+// do not; rows that leave lanes idle.
 const why = emuUnavailable();
 if (why) console.warn(`skipping the CUDA emulator checks: ${why}`);
 

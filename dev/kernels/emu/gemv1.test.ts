@@ -48,14 +48,12 @@ describe.skipIf(!!why)('gemv1.cu on the CPU emulator', () => {
     const table = BigUint64Array.from(up, (u) => BigInt(e.upload(u.raw)));
     const act = e.alloc((Is + K * I) * 4);
     e.setFlags(0);
-    const args = [e.upload(x), e.upload(ids), e.upload(table), e.upload(shared.raw), act, K, H, I, Is, 1, E];
-    e.launch('moe_up1_l12', 2, 128, args, H * 4);
+    e.launch('moe_up1_l12', 2, 128, [e.upload(x), e.upload(ids), e.upload(table), e.upload(shared.raw), act, K, H, I, Is, 1, E], H * 4);
     const relu2 = (v: number) => (v > 0 ? v * v : 0);
     const want = new Float64Array(Is + K * I);
     for (let r = 0; r < Is; r++) want[r] = relu2(dot(shared.values, r, x, H));
     for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) want[Is + k * I + i] = relu2(dot(up[ids[k]].values, i, x, H));
-    const got = e.download(act, new Float32Array(want.length));
-    expect(relErr(got, want)).toBeLessThan(1e-5);
+    expect(relErr(e.download(act, new Float32Array(want.length)), want)).toBeLessThan(1e-5);
   });
 
   it.each([
